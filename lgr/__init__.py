@@ -1,0 +1,3 @@
+"""lgr: a Python re-implementation of Cloud Foundry's Loggregator."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""The one Rich console of the CLI, and the helpers that print errors, warnings and notes."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def debug_enabled() -> bool:
+    """True when LGR_DEBUG asks for tracebacks."""
+    return os.environ.get("LGR_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """Print one red error line, and a dim hint line under it when given."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    if hint:
+        err_console.print(f"[dim]hint: {escape(hint)}[/]")
+
+
+def warn(message: str) -> None:
+    """Print one yellow warning line to stderr."""
+    err_console.print(f"[yellow]warning:[/] {escape(message)}")
+
+
+def note(message: str) -> None:
+    """Print a dim informational line to stderr (stdout stays clean for data)."""
+    err_console.print(f"[dim]{escape(message)}[/]")
+
+
+def escape(text: str) -> str:
+    """Escape Rich markup in user-provided text."""
+    from rich.markup import escape as _escape
+
+    return _escape(text)
+
+
+def is_tty() -> bool:
+    """True when stdout is a terminal."""
+    return sys.stdout.isatty()

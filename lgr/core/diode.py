@@ -1,0 +1,129 @@
+"""Diode: a bounded buffer that never blocks its writer, drops the oldest item, and counts drops.
+
+Named after go-diodes' ManyToOne diode, which upstream puts on every hop. Writers may be other
+threads (the agent's UDP receive loop) or coroutines; readers take items in batches. Every
+operation holds a lock for a few hundred nanoseconds at most, so the writer never waits on the
+reader. Readers on an asyncio loop use :meth:`Diode.wait` to sleep until data arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Diode(Generic[T]):
+    """A drop-oldest ring buffer of at most ``size`` items.
+
+    ``on_drop(n)`` is called (outside the lock) whenever ``n`` items are overwritten, so the
+    owner can count them in its metrics and say where they were dropped.
+    """
+
+    def __init__(self, size: int, on_drop: Callable[[int], None] | None = None) -> None:
+        if size < 1:
+            raise ValueError("diode size must be at least 1")
+        self.size = size
+        self._buf: deque[T] = deque()
+        self._lock = threading.Lock()
+        self._on_drop = on_drop
+        self.dropped = 0
+        self.written = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def put(self, item: T) -> None:
+        """Add one item; when full, the oldest item is dropped and counted."""
+        dropped = 0
+        with self._lock:
+            buf = self._buf
+            if len(buf) >= self.size:
+                buf.popleft()
+                dropped = 1
+            buf.append(item)
+            self.written += 1
+            self.dropped += dropped
+        if dropped and self._on_drop is not None:
+            self._on_drop(dropped)
+        if self._waiter is not None:
+            self._wake()
+
+    def put_many(self, items: Iterable[T]) -> None:
+        """Add several items at once; overflow drops the oldest, as with put."""
+        items = list(items)
+        if not items:
+            return
+        with self._lock:
+            buf = self._buf
+            buf.extend(items)
+            over = len(buf) - self.size
+            if over > 0:
+                for _ in range(over):
+                    buf.popleft()
+                self.dropped += over
+            self.written += len(items)
+        if over > 0 and self._on_drop is not None:
+            self._on_drop(over)
+        if self._waiter is not None:
+            self._wake()
+
+    def take(self, max_items: int) -> list[T]:
+        """Remove and return up to ``max_items`` of the oldest items (possibly none)."""
+        with self._lock:
+            buf = self._buf
+            n = min(max_items, len(buf))
+            if n == len(buf):
+                out = list(buf)
+                buf.clear()
+                return out
+            return [buf.popleft() for _ in range(n)]
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until the diode holds an item or ``timeout`` passes; True if data is ready.
+
+        Only one coroutine may wait at a time (a diode has one reader).
+        """
+        if self._buf:
+            return True
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        fut: asyncio.Future[None] = loop.create_future()
+        self._waiter = fut
+        if self._buf:  # a put slipped in between the check and publishing the waiter
+            self._waiter = None
+            return True
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+        return bool(self._buf)
+
+    def _wake(self) -> None:
+        # Clear the waiter first so a burst of puts schedules one wake-up, not one per put.
+        fut, loop = self._waiter, self._loop
+        self._waiter = None
+        if fut is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            if not fut.done():
+                fut.set_result(None)
+        else:
+            loop.call_soon_threadsafe(_resolve, fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

@@ -1,0 +1,63 @@
+"""Typed errors raised by lgr's core, each with a message, an optional hint and an exit code."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Named process exit codes; the CLI maps every LgrError to one of these."""
+
+    OK = 0
+    FAILURE = 1          # an unexpected error (a bug); traceback with LGR_DEBUG=1
+    USAGE = 2            # bad flag or argument (click's own code for usage errors)
+    CONFIG = 3           # bad configuration value (env var or flag)
+    TLS = 4              # missing or unusable certificates
+    UNAVAILABLE = 5      # a server could not be reached or a port could not be bound
+    EXISTS = 6           # refusing to overwrite something that exists
+    INTERRUPTED = 130    # second Ctrl-C
+
+
+class LgrError(Exception):
+    """Base of every error lgr reports to a user: one line, a hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(LgrError):
+    """One or more configuration values are invalid; ``problems`` lists each one."""
+
+    exit_code = ExitCode.CONFIG
+
+    def __init__(self, problems: list[str], hint: str | None = None) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems), hint)
+
+
+class TLSConfigError(LgrError):
+    """Certificate, key or CA files are missing or unusable."""
+
+    exit_code = ExitCode.TLS
+
+
+class UnavailableError(LgrError):
+    """A peer could not be reached, or an address could not be bound."""
+
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class AlreadyExistsError(LgrError):
+    """Refused to overwrite existing files or state."""
+
+    exit_code = ExitCode.EXISTS
+
+
+class InvalidSelectorError(LgrError):
+    """An egress request's selectors are empty or a selector names no message type."""
+
+    exit_code = ExitCode.USAGE
