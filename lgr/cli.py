@@ -1,4 +1,10 @@
-"""The root `lgr` command: registers every command group and holds the one error boundary."""
+"""The root `lgr` command: registers every command and holds the one error boundary.
+
+Each module under lgr/commands exports either ``app`` (a typer.Typer, for a group such as
+``lgr agent start``) or ``command`` (a function, for a single command such as ``lgr tail``);
+this module only registers them. Command modules keep heavy imports (grpc, textual) inside
+their functions so ``lgr --help`` stays fast; tests/test_cli.py checks that.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,34 @@ import traceback
 import typer
 
 from lgr import __version__
-from lgr.commands import certs, completion
+from lgr.commands import (
+    agent,
+    certs,
+    completion,
+    dashboard,
+    emit,
+    gateway,
+    rlp,
+    router,
+    tail,
+    tc,
+    up,
+)
 from lgr.console import debug_enabled, error
 from lgr.core.errors import ExitCode, LgrError
 
 app = typer.Typer(
     name="lgr",
-    help="lgr: Cloud Foundry's Loggregator, re-implemented in Python and wire-compatible with it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # `lgr completion SHELL` replaces --install/--show-completion
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+COMPONENTS = "Components"
+CLIENTS = "Clients"
+SETUP = "Setup"
 
 
 def _version(value: bool) -> None:
@@ -41,8 +62,20 @@ def root(
     """
 
 
-app.add_typer(certs.app, name="certs")
-app.add_typer(completion.app, name="completion")
+# typer lists single commands before groups within a panel, whatever the order here.
+app.add_typer(agent.app, name="agent", rich_help_panel=COMPONENTS)
+app.add_typer(router.app, name="router", rich_help_panel=COMPONENTS)
+app.add_typer(rlp.app, name="rlp", rich_help_panel=COMPONENTS)
+app.add_typer(gateway.app, name="gateway", rich_help_panel=COMPONENTS)
+app.add_typer(tc.app, name="tc", rich_help_panel=COMPONENTS)
+app.command("up", rich_help_panel=COMPONENTS)(up.command)
+app.command("tail", rich_help_panel=CLIENTS)(tail.command)
+app.command("dashboard", rich_help_panel=CLIENTS)(dashboard.command)
+app.add_typer(emit.app, name="emit", rich_help_panel=CLIENTS)
+app.add_typer(certs.app, name="certs", rich_help_panel=SETUP)
+app.command("completion", rich_help_panel=SETUP)(completion.command)
+
+completion.enable_shell_completion()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,19 +18,21 @@ def debug_enabled() -> bool:
 
 def error(message: str, hint: str | None = None) -> None:
     """Print one red error line, and a dim hint line under it when given."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    # soft_wrap: a message longer than the terminal (or 80 columns in a pipe) stays one line,
+    # so logs and scripts see exactly one error line.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        err_console.print(f"[dim]hint: {escape(hint)}[/]")
+        err_console.print(f"[dim]hint: {escape(hint)}[/]", soft_wrap=True)
 
 
 def warn(message: str) -> None:
     """Print one yellow warning line to stderr."""
-    err_console.print(f"[yellow]warning:[/] {escape(message)}")
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def note(message: str) -> None:
     """Print a dim informational line to stderr (stdout stays clean for data)."""
-    err_console.print(f"[dim]{escape(message)}[/]")
+    err_console.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
 
 def escape(text: str) -> str:

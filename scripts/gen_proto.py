@@ -5,7 +5,7 @@ Usage: python scripts/gen_proto.py [OUT_DIR]   (default: lgr/core/_proto)
 
 protoc writes imports relative to the proto root (``from loggregator.v2 import
 envelope_pb2``); they are rewritten to absolute imports under ``lgr.core._proto`` so the
-generated package works without touching sys.path. tests/core/test_proto_fresh.py runs
+generated package works without touching sys.path. tests/test_generated_fresh.py runs
 this into a temporary directory and fails when the committed code differs.
 """
 from __future__ import annotations
@@ -53,7 +53,10 @@ def generate(out_dir: Path) -> list[Path]:
             text = HEADER + text
         path.write_text(text)
         written.append(path)
-    for pkg in {out_dir, *(p.parent for p in written)}:
+    packages = {out_dir}
+    for path in written:
+        packages.update(d for d in path.parents if d == out_dir or out_dir in d.parents)
+    for pkg in sorted(packages):
         init = pkg / "__init__.py"
         if not init.exists():
             init.write_text(HEADER)

@@ -15,6 +15,7 @@ class ExitCode(enum.IntEnum):
     TLS = 4              # missing or unusable certificates
     UNAVAILABLE = 5      # a server could not be reached or a port could not be bound
     EXISTS = 6           # refusing to overwrite something that exists
+    NOT_BUILT = 7        # the command is planned but not built yet
     INTERRUPTED = 130    # second Ctrl-C
 
 
@@ -61,3 +62,15 @@ class InvalidSelectorError(LgrError):
     """An egress request's selectors are empty or a selector names no message type."""
 
     exit_code = ExitCode.USAGE
+
+
+class NotBuiltError(LgrError):
+    """A planned command that is not built yet; the message names it and, when known, its issue."""
+
+    exit_code = ExitCode.NOT_BUILT
+
+    def __init__(self, command: str, issue: int | None = None, hint: str | None = None) -> None:
+        planned = f" (planned: issue #{issue})" if issue is not None else " (planned)"
+        super().__init__(f"{command} is not built yet{planned}", hint)
+        self.command = command
+        self.issue = issue

@@ -1,0 +1,117 @@
+"""Shared plumbing for `lgr <component> start`: options from a config class, and the run loop.
+
+Each config field becomes a ``--flag`` whose help shows its env var and default; flags default
+to None and override the environment only when given. The run loop installs signal handlers:
+the first SIGINT/SIGTERM stops the component gracefully, a second exits 130 at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, Optional
+
+import typer
+
+from lgr.console import err_console
+from lgr.core.component import Component
+from lgr.core.config import load_config
+from lgr.core.errors import ExitCode
+
+GRACE_SECONDS = 5.0
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _help(f: dataclasses.Field) -> str:
+    meta = f.metadata
+    parts = []
+    if meta.get("env"):
+        parts.append(f"env: {meta['env']}")
+    default = f.default if f.default is not dataclasses.MISSING else (
+        f.default_factory() if f.default_factory is not dataclasses.MISSING else None  # type: ignore[misc]
+    )
+    if meta.get("required"):
+        parts.append("required")
+    elif default not in (None, "", [], {}):
+        shown = ",".join(default) if isinstance(default, list) else default
+        if isinstance(default, dict):
+            shown = ",".join(f"{k}:{v}" for k, v in default.items())
+        parts.append(f"default: {shown}")
+    suffix = f" \\[{'; '.join(parts)}]" if parts else ""
+    return f"{meta.get('help', '')}{suffix}"
+
+
+def config_command(
+    config_cls: type,
+    run: Callable[[Any], None],
+    doc: str,
+    skip: tuple[str, ...] = (),
+) -> Callable[..., None]:
+    """Build a typer command whose options are ``config_cls``'s fields; it calls ``run(cfg)``."""
+    fields = [f for f in dataclasses.fields(config_cls) if f.name not in skip]
+
+    def command(**flags: Any) -> None:
+        overrides = {k: v for k, v in flags.items() if v is not None}
+        cfg = load_config(config_cls, env=os.environ, overrides=overrides)
+        run(cfg)
+
+    params = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=typer.Option(None, _flag(f.name), help=_help(f), show_default=False),
+            annotation=Optional[str],
+        )
+        for f in fields
+    ]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {f.name: Optional[str] for f in fields}
+    command.__doc__ = doc
+    return command
+
+
+def setup_logging() -> None:
+    """Log lines to stderr as `<time> <level> <message>`, like upstream's log package."""
+    level = logging.DEBUG if os.environ.get("LGR_DEBUG") else logging.INFO
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def serve(component: Component) -> None:
+    """Run ``component`` until SIGINT/SIGTERM (graceful) or a failure; exit with a named code."""
+    setup_logging()
+    asyncio.run(_serve(component))
+    if component.error is not None:
+        raise component.error
+
+
+async def _serve(component: Component) -> None:
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals > 1:
+            err_console.print("[red]second signal: exiting now[/]")
+            os._exit(int(ExitCode.INTERRUPTED))
+        asyncio.ensure_future(component.stop(GRACE_SECONDS))
+
+    await component.start()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await component.wait_stopped()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
