@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,43 @@ def vectors_dir() -> Path:
     if not VECTORS.is_dir():
         pytest.fail(f"conformance vectors not found at {VECTORS}")
     return VECTORS
+
+
+@dataclass(frozen=True)
+class PKI:
+    """A directory made by lgr.core.certs: ``ca`` plus ``cert(name)`` / ``key(name)`` per leaf.
+
+    ``rogue`` is an unrelated CA with only a ``client`` leaf, for tests that must be refused.
+    """
+
+    dir: Path
+    rogue: PKI | None = None
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.dir / "ca.key"
+
+    def cert(self, name: str) -> Path:
+        return self.dir / f"{name}.crt"
+
+    def key(self, name: str) -> Path:
+        return self.dir / f"{name}.key"
+
+    def files(self, name: str) -> tuple[Path, Path, Path]:
+        """(ca, cert, key) for ``name``, in the order lgr.core.tls's builders take them."""
+        return self.ca, self.cert(name), self.key(name)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
+    """A CA with a leaf for every component (and client), plus a rogue CA with its own client."""
+    from lgr.core import certs
+
+    base = tmp_path_factory.mktemp("pki")
+    certs.generate_pki(base / "ca", days=30)
+    certs.generate_pki(base / "rogue", components=("client",), days=30)
+    return PKI(base / "ca", rogue=PKI(base / "rogue"))

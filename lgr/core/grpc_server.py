@@ -7,8 +7,7 @@ from collections.abc import Sequence
 import grpc
 
 from lgr.core.errors import UnavailableError
-
-MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # upstream's grpc.MaxRecvMsgSize on every server
+from lgr.core.tls import MAX_MESSAGE_BYTES  # upstream's grpc.MaxRecvMsgSize on every server
 
 SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

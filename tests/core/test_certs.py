@@ -1,0 +1,202 @@
+"""Tests for lgr.core.certs: the CA and leaves verify with openssl, keys are private, no clobbering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from lgr.core import certs
+from lgr.core.errors import AlreadyExistsError, ConfigError, ExitCode, TLSConfigError
+
+OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
+needs_openssl = pytest.mark.skipif(not os.path.exists(OPENSSL), reason="openssl not installed")
+
+
+def openssl_verify(ca: Path, cert: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OPENSSL, "verify", *extra, "-CAfile", str(ca), str(cert)],
+        capture_output=True, text=True, timeout=30,
+    )
+
+
+def read_cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def umasked(wanted: int) -> int:
+    """``wanted`` as the process umask lets it through (a umask of 077 makes certs 0600 too)."""
+    current = os.umask(0)
+    os.umask(current)
+    return wanted & ~current
+
+
+@needs_openssl
+@pytest.mark.parametrize("name", certs.COMPONENTS)
+@pytest.mark.parametrize("purpose", ["sslserver", "sslclient"])
+def test_every_leaf_passes_openssl_verify_as_server_and_client(pki, name, purpose):
+    result = openssl_verify(pki.ca, pki.cert(name), "-purpose", purpose)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(": OK")
+
+
+@needs_openssl
+def test_the_ca_verifies_itself_and_the_rogue_leaf_does_not(pki):
+    assert openssl_verify(pki.ca, pki.ca).returncode == 0
+    assert openssl_verify(pki.ca, pki.rogue.cert("client")).returncode != 0
+
+
+def test_keys_are_0600_and_certs_world_readable(pki):
+    for name in ("ca", *certs.COMPONENTS):
+        assert mode(pki.key(name)) == 0o600, name
+        assert mode(pki.cert(name)) == umasked(0o644), name
+
+
+def test_every_leaf_names_upstream_servers_itself_and_loopback(pki):
+    for name in certs.COMPONENTS:
+        san = read_cert(pki.cert(name)).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = set(san.get_values_for_type(x509.DNSName))
+        ips = set(san.get_values_for_type(x509.IPAddress))
+        assert {"metron", "doppler", "reverselogproxy", "localhost", name} <= dns
+        assert {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")} <= ips
+
+
+def test_leaves_are_server_and_client_certs_signed_by_the_ca(pki):
+    ca = read_cert(pki.ca)
+    ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    for name in certs.COMPONENTS:
+        leaf = read_cert(pki.cert(name))
+        eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+        assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+        aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        assert aki.key_identifier == ca_ski
+        leaf.verify_directly_issued_by(ca)
+
+
+def test_the_ca_is_a_critical_ca_that_signs_certificates(pki):
+    ca = read_cert(pki.ca)
+    basic = ca.extensions.get_extension_for_class(x509.BasicConstraints)
+    usage = ca.extensions.get_extension_for_class(x509.KeyUsage)
+    assert basic.critical and basic.value.ca
+    assert usage.critical and usage.value.key_cert_sign and usage.value.crl_sign
+    assert ca.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+
+
+def test_generate_returns_records_matching_the_files(tmp_path):
+    records = certs.generate_pki(tmp_path, extra_names=["alice", "router"], days=10)
+    assert [r.name for r in records] == ["ca", *certs.COMPONENTS, "alice"]
+    assert records[0].is_ca and records[0].sans == ()
+    now = dt.datetime.now(dt.timezone.utc)
+    for r in records:
+        cert = read_cert(r.cert)
+        assert r.not_after == cert.not_valid_after_utc
+        assert abs(r.not_after - (now + dt.timedelta(days=10))) < dt.timedelta(minutes=1)
+        assert r.key.is_file() and r.cert.parent == tmp_path
+    alice = records[-1]
+    assert alice.sans == ("alice", "metron", "doppler", "reverselogproxy", "localhost", "127.0.0.1", "::1")
+
+
+def test_refuses_to_overwrite_without_force_and_writes_nothing(tmp_path):
+    certs.generate_pki(tmp_path, components=("client",))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(AlreadyExistsError) as info:
+        certs.generate_pki(tmp_path)
+    assert info.value.exit_code == ExitCode.EXISTS == 6
+    assert "--force" in info.value.hint
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_one_existing_file_blocks_the_whole_run(tmp_path):
+    (tmp_path / "tc.key").write_text("mine")
+    with pytest.raises(AlreadyExistsError, match="tc.key"):
+        certs.generate_pki(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tc.key"]
+
+
+def test_force_replaces_everything_and_narrows_a_widened_key(tmp_path):
+    certs.generate_pki(tmp_path, components=("client",))
+    old_ca = (tmp_path / "ca.crt").read_bytes()
+    (tmp_path / "client.key").chmod(0o644)
+    certs.generate_pki(tmp_path, components=("client",), force=True)
+    assert (tmp_path / "ca.crt").read_bytes() != old_ca
+    assert mode(tmp_path / "client.key") == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_creates_missing_directories_private(tmp_path):
+    target = tmp_path / "a" / "b"
+    certs.generate_pki(target, components=("client",))
+    assert mode(target) == umasked(0o700)
+
+
+@needs_openssl
+def test_add_client_certs_reuses_the_ca(tmp_path):
+    certs.generate_pki(tmp_path, components=("client",))
+    ca_before = (tmp_path / "ca.crt").read_bytes()
+    [record] = certs.add_client_certs(tmp_path, ["alice"])
+    assert (record.name, record.cert, record.key) == ("alice", tmp_path / "alice.crt", tmp_path / "alice.key")
+    assert "alice" in record.sans and "doppler" in record.sans
+    assert (tmp_path / "ca.crt").read_bytes() == ca_before
+    assert mode(record.key) == 0o600
+    assert openssl_verify(tmp_path / "ca.crt", record.cert, "-purpose", "sslclient").returncode == 0
+
+
+def test_an_added_cert_never_outlives_its_ca(tmp_path):
+    [ca, _] = certs.generate_pki(tmp_path, components=("client",), days=5)
+    [alice] = certs.add_client_certs(tmp_path, ["alice"], days=100)
+    assert alice.not_after == ca.not_after
+
+
+def test_add_refuses_an_existing_name_unless_forced(tmp_path):
+    certs.generate_pki(tmp_path, components=("client",))
+    with pytest.raises(AlreadyExistsError, match="client.crt"):
+        certs.add_client_certs(tmp_path, ["client"])
+    old = (tmp_path / "client.crt").read_bytes()
+    certs.add_client_certs(tmp_path, ["client"], force=True)
+    assert (tmp_path / "client.crt").read_bytes() != old
+
+
+def test_add_without_a_ca_names_the_missing_file(tmp_path):
+    with pytest.raises(TLSConfigError, match="ca.crt"):
+        certs.add_client_certs(tmp_path, ["alice"])
+    assert not certs.has_ca(tmp_path)
+
+
+def test_add_refuses_a_ca_key_that_does_not_match(tmp_path, pki):
+    certs.generate_pki(tmp_path, components=())
+    shutil.copy(pki.rogue.ca_key, tmp_path / "ca.key")
+    with pytest.raises(TLSConfigError, match="does not match"):
+        certs.add_client_certs(tmp_path, ["alice"])
+
+
+def test_add_refuses_a_leaf_posing_as_a_ca(tmp_path, pki):
+    shutil.copy(pki.cert("client"), tmp_path / "ca.crt")
+    shutil.copy(pki.key("client"), tmp_path / "ca.key")
+    with pytest.raises(TLSConfigError, match="not a CA"):
+        certs.add_client_certs(tmp_path, ["alice"])
+
+
+@pytest.mark.parametrize("bad", ["ca", "CA", "a/b", "../up", "", "-lead", "x" * 64, "sp ace", "a..b"])
+def test_names_that_cannot_be_files_and_hostnames_are_refused(tmp_path, bad):
+    with pytest.raises(ConfigError):
+        certs.generate_pki(tmp_path, extra_names=[bad])
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("days", [0, -1, certs.MAX_DAYS + 1])
+def test_days_out_of_range_are_refused(tmp_path, days):
+    with pytest.raises(ConfigError, match="days"):
+        certs.generate_pki(tmp_path, days=days)
