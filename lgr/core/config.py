@@ -164,7 +164,7 @@ def load_config(
                 try:
                     raw = parse(raw)
                 except ValueError as exc:
-                    problems.append(f"{_label(f)}: {exc}")
+                    problems.append(f"{_label(f)}: {_reason(f, exc)}")
                     continue
             values[f.name] = raw
         elif name and name in env:
@@ -172,9 +172,9 @@ def load_config(
                 values[f.name] = parse(env[name])
             except ValueError as exc:
                 shown = "***" if f.metadata.get("secret") else repr(env[name])
-                problems.append(f"{name}={shown}: {exc}")
+                problems.append(f"{name}={shown}: {_reason(f, exc)}")
                 continue
-        if f.metadata.get("required") and values.get(f.name, f.default) in (None, "", [], {}):
+        if f.metadata.get("required") and _value_or_default(values, f) in (None, "", [], {}):
             problems.append(f"{_label(f)} is required: {f.metadata.get('help') or f.name}")
     if problems:
         raise ConfigError(problems, hint=f"see `--help` for {cls.__name__}'s settings")
@@ -188,6 +188,20 @@ def load_config(
         if problems:
             raise ConfigError(problems, hint=f"see `--help` for {cls.__name__}'s settings")
     return cfg
+
+
+def _reason(f: dataclasses.Field, exc: ValueError) -> str:
+    # Parser messages quote the bad text (int() does), which would print a secret.
+    return "not a valid value (hidden: secret)" if f.metadata.get("secret") else str(exc)
+
+
+def _value_or_default(values: Mapping[str, Any], f: dataclasses.Field) -> Any:
+    # List and dict settings keep their default in default_factory, not default.
+    if f.name in values:
+        return values[f.name]
+    if f.default is _MISSING and f.default_factory is not _MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def check_port(label: str, port: int) -> list[str]:
