@@ -16,6 +16,9 @@ class ExitCode(enum.IntEnum):
     UNAVAILABLE = 5      # a server could not be reached or a port could not be bound
     EXISTS = 6           # refusing to overwrite something that exists
     NOT_BUILT = 7        # the command is planned but not built yet
+    ALREADY_RUNNING = 8  # `lgr up` is already running with the same state directory
+    COMPONENT_DIED = 9   # a component started by `lgr up` exited on its own
+    TIMEOUT = 10         # a --timeout expired before the command got what it waited for
     INTERRUPTED = 130    # second Ctrl-C
 
 
@@ -56,6 +59,18 @@ class AlreadyExistsError(LgrError):
     """Refused to overwrite existing files or state."""
 
     exit_code = ExitCode.EXISTS
+
+
+class UsageError(LgrError):
+    """A flag or argument has a value the command cannot use; the message names the flag."""
+
+    exit_code = ExitCode.USAGE
+
+
+class TimeoutExpiredError(LgrError):
+    """A --timeout expired before the command got what it waited for."""
+
+    exit_code = ExitCode.TIMEOUT
 
 
 class InvalidSelectorError(LgrError):

@@ -1,0 +1,72 @@
+"""Shared flags of the client commands (`lgr emit`, `lgr tail`): server address and mTLS files.
+
+Each flag's help names its env var, read from lgr.core.clients.defaults; flags default to None
+and override the environment only when given (the precedence is in ``load_client_config``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from lgr.core.clients.defaults import (
+    DEFAULT_AGENT_ADDR,
+    DEFAULT_RLP_ADDR,
+    AgentClientConfig,
+    ClientTLSConfig,
+    RlpClientConfig,
+)
+
+PANEL = "Connection"
+
+
+def _help(cls: type, name: str, default: str | None = None) -> str:
+    field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    parts = [f"env: {field.metadata['env']}"]
+    if default:
+        parts.append(f"default: the running `lgr up`'s, else {default}")
+    return f"{field.metadata['help']} \\[{'; '.join(parts)}]"
+
+
+AgentAddr = Annotated[Optional[str], typer.Option(
+    "--agent-addr", metavar="HOST:PORT", show_default=False, rich_help_panel=PANEL,
+    help=_help(AgentClientConfig, "agent_addr", DEFAULT_AGENT_ADDR),
+)]
+RlpAddr = Annotated[Optional[str], typer.Option(
+    "--rlp-addr", metavar="HOST:PORT", show_default=False, rich_help_panel=PANEL,
+    help=_help(RlpClientConfig, "rlp_addr", DEFAULT_RLP_ADDR),
+)]
+CaFile = Annotated[Optional[Path], typer.Option(
+    "--ca-file", metavar="FILE", show_default=False, rich_help_panel=PANEL,
+    help=_help(ClientTLSConfig, "ca_file"),
+)]
+CertFile = Annotated[Optional[Path], typer.Option(
+    "--cert-file", metavar="FILE", show_default=False, rich_help_panel=PANEL,
+    help=_help(ClientTLSConfig, "cert_file"),
+)]
+KeyFile = Annotated[Optional[Path], typer.Option(
+    "--key-file", metavar="FILE", show_default=False, rich_help_panel=PANEL,
+    help=_help(ClientTLSConfig, "key_file"),
+)]
+ConnectTimeout = Annotated[float, typer.Option(
+    "--connect-timeout", min=0.1, metavar="SECONDS", rich_help_panel=PANEL,
+    help="How long to keep trying to reach the server before giving up.",
+)]
+CONNECT_TIMEOUT = 5.0
+
+
+def load(cls: type, **flags: Any) -> Any:
+    """The client config of ``cls`` from the given flags (None: not given), env and defaults."""
+    from lgr.core.clients.defaults import load_client_config
+
+    return load_client_config(cls, env=os.environ, overrides={k: v for k, v in flags.items() if v is not None})
+
+
+def quiet_grpc() -> None:
+    """Keep gRPC's C core from logging to stderr (handshake and GOAWAY chatter); errors still
+    reach the user through our own messages. Call before grpc is first imported."""
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")

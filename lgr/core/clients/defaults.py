@@ -1,0 +1,112 @@
+"""Client defaults: where `lgr emit` and `lgr tail` find the agent, the rlp and their certificates.
+
+Precedence, highest first: flags, environment variables, the stack a running `lgr up` describes
+in ``up.json`` in lgr's state directory (lgr.core.up_state), then built-in defaults, which are
+those `lgr up` uses: the agent on 127.0.0.1:3458, the rlp on 127.0.0.1:8083, and the ``client``
+certificate in lgr's certs directory (``$LGR_STATE_DIR/certs``, see lgr.core.paths).
+
+==================  ====================================
+LGR_AGENT_ADDR      agent gRPC address (host:port)
+LGR_RLP_ADDR        reverse log proxy gRPC address
+LGR_CA_FILE         CA that signed the server's certificate
+LGR_CERT_FILE       client certificate (signed by that CA)
+LGR_KEY_FILE        its private key
+==================  ====================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lgr.core import paths, up_state
+from lgr.core.config import env_name, load_config, setting
+
+DEFAULT_AGENT_ADDR = "127.0.0.1:3458"
+DEFAULT_RLP_ADDR = "127.0.0.1:8083"
+CLIENT_CERT_NAME = "client"
+TLS_ENV = ("LGR_CA_FILE", "LGR_CERT_FILE", "LGR_KEY_FILE")
+
+C = TypeVar("C", bound="ClientTLSConfig")
+
+
+@dataclass(frozen=True)
+class ClientTLSConfig:
+    """The mTLS files a client presents; unset ones default to lgr's certs directory."""
+
+    ca_file: Path | None = setting(
+        "LGR_CA_FILE", None, "CA certificate that signed the server's certificate "
+        "(default: ca.crt in lgr's certs directory)"
+    )
+    cert_file: Path | None = setting(
+        "LGR_CERT_FILE", None, "client certificate to present (default: client.crt in lgr's certs directory)"
+    )
+    key_file: Path | None = setting(
+        "LGR_KEY_FILE", None, "private key of the client certificate (default: client.key in lgr's certs directory)"
+    )
+
+    def with_default_files(self: C, certs_dir: Path) -> C:
+        """A copy whose unset files point into ``certs_dir``."""
+        base = certs_dir
+        return dataclasses.replace(
+            self,
+            ca_file=self.ca_file or base / "ca.crt",
+            cert_file=self.cert_file or base / f"{CLIENT_CERT_NAME}.crt",
+            key_file=self.key_file or base / f"{CLIENT_CERT_NAME}.key",
+        )
+
+
+@dataclass(frozen=True)
+class AgentClientConfig(ClientTLSConfig):
+    """Where a client sends envelopes: an agent's v2 gRPC ingress."""
+
+    agent_addr: str = setting("LGR_AGENT_ADDR", DEFAULT_AGENT_ADDR, "agent gRPC address (host:port)")
+
+    def validate(self) -> list[str]:
+        return address_problems("LGR_AGENT_ADDR", self.agent_addr, DEFAULT_AGENT_ADDR)
+
+
+@dataclass(frozen=True)
+class RlpClientConfig(ClientTLSConfig):
+    """Where a client reads envelopes: a reverse log proxy's v2 gRPC egress."""
+
+    rlp_addr: str = setting("LGR_RLP_ADDR", DEFAULT_RLP_ADDR, "reverse log proxy gRPC address (host:port)")
+
+    def validate(self) -> list[str]:
+        return address_problems("LGR_RLP_ADDR", self.rlp_addr, DEFAULT_RLP_ADDR)
+
+
+_ADDRESS_KINDS = {"agent_addr": "agent", "rlp_addr": "rlp"}
+
+
+def load_client_config(
+    cls: type[C], env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> C:
+    """Load ``cls`` from flags (``overrides``), ``env``, a running `lgr up`, then defaults."""
+    env = os.environ if env is None else env
+    overrides = overrides or {}
+    config = load_config(cls, env=env, overrides=overrides)
+    stack = up_state.read_state(paths.state_dir(env))
+    if stack is None:
+        return config.with_default_files(paths.certs_dir(env))
+    changes = {}
+    for field in dataclasses.fields(config):
+        kind = _ADDRESS_KINDS.get(field.name)
+        given = overrides.get(field.name) is not None or env_name(cls, field.name) in env
+        if kind and not given and stack.address_of(kind):
+            changes[field.name] = stack.address_of(kind)
+    return dataclasses.replace(config, **changes).with_default_files(Path(stack.certs_dir))
+
+
+def address_problems(label: str, address: str, example: str = DEFAULT_AGENT_ADDR) -> list[str]:
+    """A problem line when ``address`` is not ``host:port`` (IPv6 hosts in brackets)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+        return [f"{label}={address!r}: use host:port, e.g. {example}"]
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return [f"{label}={address!r}: put an IPv6 host in brackets, e.g. [::1]:{example.rpartition(':')[2]}"]
+    return []

@@ -1,0 +1,277 @@
+"""EgressClient: reads envelopes from a reverse log proxy's BatchedReceiver over mTLS, reconnecting.
+
+:func:`egress_request` builds the EgressBatchRequest from simple arguments. The client yields
+batches (or single envelopes) for as long as the caller iterates. When the stream ends — the rlp
+restarted (UNAVAILABLE), closed it, or refused it for now (RESOURCE_EXHAUSTED) — it reopens it with
+backoff, and tells the caller through ``on_event``: :class:`StreamInterrupted` when it breaks,
+:class:`StreamResumed` when the channel to the rlp is up again. Envelopes sent during the outage
+are lost: nothing on the wire replays them.
+
+With ``drop_reports`` (the default) the client opts in to lgr's drop reports (lgr.core.drops):
+an lgr rlp then tells this stream when it had to drop envelopes for it, and the client turns each
+report into an :class:`EnvelopesDropped` event instead of yielding it. An upstream rlp ignores the
+request metadata and sends no reports.
+
+Errors that retrying cannot fix end the iteration with a typed error: a request the rlp rejects
+(INVALID_ARGUMENT), a server that is not an rlp (UNIMPLEMENTED), a refused certificate, or no
+connection at all within ``connect_timeout`` of the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+
+import grpc
+
+from lgr.core import drops, tls
+from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
+from lgr.core.clients.channel import connection_hint, is_handshake_failure, secure_channel
+from lgr.core.clients.defaults import TLS_ENV, RlpClientConfig
+from lgr.core.envelope import KINDS
+from lgr.core.errors import InvalidSelectorError, TLSConfigError, UnavailableError
+
+BATCHED_RECEIVER = "/loggregator.v2.Egress/BatchedReceiver"
+_RLP_FLAG = "--rlp-addr / LGR_RLP_ADDR"
+
+
+@dataclass(frozen=True)
+class StreamInterrupted:
+    """The stream broke (``code``: a gRPC status name, or OK when the rlp ended it); the client
+    retries in ``retry_in`` seconds, attempt number ``attempt`` of this outage."""
+
+    code: str
+    details: str
+    attempt: int
+    retry_in: float
+
+
+@dataclass(frozen=True)
+class StreamResumed:
+    """The client reached the rlp again after ``outage`` seconds and reopened the stream."""
+
+    outage: float
+
+
+@dataclass(frozen=True)
+class EnvelopesDropped:
+    """The rlp dropped ``delta`` envelopes of this stream (``total`` since the stream opened)."""
+
+    delta: int
+    total: int
+
+
+StreamEvent = StreamInterrupted | StreamResumed | EnvelopesDropped
+
+
+def egress_request(
+    source_ids: Iterable[str] = (),
+    kinds: Iterable[str] = (),
+    *,
+    counter_name: str = "",
+    gauge_names: Iterable[str] = (),
+    shard_id: str = "",
+    deterministic_name: str = "",
+    use_preferred_tags: bool = True,
+) -> egress_pb2.EgressBatchRequest:
+    """An EgressBatchRequest with one selector per (source id, kind).
+
+    No source ids means the firehose (selectors with an empty source_id). No kinds means the
+    kinds the name filters imply (counter for ``counter_name``, gauge for ``gauge_names``), else
+    all five. ``counter_name`` and ``gauge_names`` narrow the counter and gauge selectors.
+    """
+    kinds = list(dict.fromkeys(kinds))
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown envelope type {unknown[0]!r} (use {', '.join(KINDS)})")
+    gauge_names = list(gauge_names)
+    if not kinds:
+        kinds = (["counter"] if counter_name else []) + (["gauge"] if gauge_names else [])
+        kinds = kinds or list(KINDS)
+    selectors = []
+    for source_id in list(dict.fromkeys(source_ids)) or [""]:
+        for kind in kinds:
+            selector = egress_pb2.Selector(source_id=source_id)
+            if kind == "counter":
+                selector.counter.name = counter_name
+            elif kind == "gauge":
+                selector.gauge.names.extend(gauge_names)
+                selector.gauge.SetInParent()
+            else:
+                getattr(selector, kind).SetInParent()
+            selectors.append(selector)
+    return egress_pb2.EgressBatchRequest(
+        shard_id=shard_id,
+        deterministic_name=deterministic_name,
+        use_preferred_tags=use_preferred_tags,
+        selectors=selectors,
+    )
+
+
+class EgressClient:
+    """Stream envelopes matching ``request`` from the rlp at ``address``; see the module doc."""
+
+    def __init__(
+        self,
+        address: str,
+        credentials: grpc.ChannelCredentials,
+        request: egress_pb2.EgressBatchRequest,
+        *,
+        server_name: str = tls.RLP_SERVER_NAME,
+        on_event: Callable[[StreamEvent], None] | None = None,
+        connect_timeout: float = 5.0,
+        backoff: tuple[float, float] = (0.05, 2.0),
+        drop_reports: bool = True,
+    ) -> None:
+        self.address = address
+        self.request = request
+        self.received = 0
+        self.reconnects = 0
+        self.dropped = 0  # as the rlp last reported for the current stream
+        self._credentials = credentials
+        self._server_name = server_name
+        self._on_event = on_event or (lambda event: None)
+        self._connect_timeout = connect_timeout
+        self._backoff = backoff
+        self._metadata = drops.REPORT_METADATA if drop_reports else None
+
+    @classmethod
+    def from_config(cls, config: RlpClientConfig, request: egress_pb2.EgressBatchRequest, **kwargs) -> EgressClient:
+        """A client for ``config.rlp_addr`` with its mTLS files (checked now)."""
+        creds = tls.client_credentials(config.ca_file, config.cert_file, config.key_file, env=TLS_ENV)
+        return cls(config.rlp_addr, creds, request, **kwargs)
+
+    async def envelopes(self) -> AsyncIterator[envelope_pb2.Envelope]:
+        """Yield envelopes one at a time (see :meth:`batches`)."""
+        async for batch in self.batches():
+            for env in batch:
+                yield env
+
+    async def batches(self) -> AsyncIterator[list[envelope_pb2.Envelope]]:
+        """Yield each batch the rlp sends, reconnecting until the caller stops iterating."""
+        channel = secure_channel(self.address, self._credentials, self._server_name)
+        receive = channel.unary_stream(
+            BATCHED_RECEIVER,
+            request_serializer=egress_pb2.EgressBatchRequest.SerializeToString,
+            response_deserializer=envelope_pb2.EnvelopeBatch.FromString,
+        )
+        started = time.monotonic()
+        state = _Outage()
+        try:
+            while True:
+                # Fail fast while the rlp is down, so each attempt reports why it failed.
+                call = receive(self.request, wait_for_ready=False, metadata=self._metadata)
+                watcher = asyncio.ensure_future(self._watch_ready(channel, state))
+                try:
+                    async for batch in call:
+                        envs = self._without_reports(batch.batch) if self._metadata else list(batch.batch)
+                        if envs:
+                            self.received += len(envs)
+                            yield envs
+                    code, details = "OK", "the rlp ended the stream"
+                except grpc.aio.AioRpcError as exc:
+                    self._raise_if_fatal(exc)
+                    code, details = exc.code().name, exc.details() or ""
+                finally:
+                    watcher.cancel()
+                    call.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watcher
+                if not state.connected_once and (
+                    time.monotonic() - started > self._connect_timeout or is_handshake_failure(details)
+                ):
+                    reason = f"{code}: {details}"
+                    raise UnavailableError(
+                        f"cannot reach the reverse log proxy at {self.address}: {reason}",
+                        hint=connection_hint(reason, "rlp", _RLP_FLAG),
+                    )
+                delay = state.begin(self._backoff)
+                if state.connected_once:  # before that, failures are "not connected yet"
+                    self.reconnects += 1
+                    self._on_event(StreamInterrupted(code, details, state.attempts, delay))
+                await asyncio.sleep(delay)
+        finally:
+            await channel.close()
+
+    def _without_reports(self, batch: Iterable[envelope_pb2.Envelope]) -> list[envelope_pb2.Envelope]:
+        kept = []
+        for env in batch:
+            if drops.is_report(env):
+                self.dropped = env.counter.total
+                self._on_event(EnvelopesDropped(env.counter.delta, env.counter.total))
+            else:
+                kept.append(env)
+        return kept
+
+    async def _watch_ready(self, channel: grpc.aio.Channel, state: _Outage) -> None:
+        await channel.channel_ready()
+        outage = state.end()
+        if outage is not None:
+            self._on_event(StreamResumed(outage))
+
+    def _raise_if_fatal(self, exc: grpc.aio.AioRpcError) -> None:
+        code, details = exc.code(), exc.details() or ""
+        if code == grpc.StatusCode.INVALID_ARGUMENT:
+            raise InvalidSelectorError(
+                f"the reverse log proxy rejected the request: {details}",
+                hint="check --app, --type, --counter-name and --gauge-name",
+            ) from None
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            raise UnavailableError(
+                f"{self.address} does not serve loggregator.v2.Egress/BatchedReceiver: {details}",
+                hint=f"is that a reverse log proxy? set {_RLP_FLAG}",
+            ) from None
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            raise TLSConfigError(
+                f"the reverse log proxy refused this client: {code.name}: {details}",
+                hint="use a client certificate signed by the rlp's CA (LGR_CERT_FILE, LGR_KEY_FILE)",
+            ) from None
+
+
+class _Outage:
+    """Backoff and outage bookkeeping across reconnect attempts."""
+
+    def __init__(self) -> None:
+        self.connected_once = False
+        self.attempts = 0
+        self.since: float | None = None
+        self._delay = 0.0
+
+    def begin(self, backoff: tuple[float, float]) -> float:
+        """Record one more failed attempt; return the delay before the next."""
+        if self.since is None:
+            self.since = time.monotonic()
+            self._delay = backoff[0]
+        else:
+            self._delay = min(self._delay * 2, backoff[1])
+        self.attempts += 1
+        return self._delay
+
+    def end(self) -> float | None:
+        """The channel is up: return how long the outage lasted (None if there was none,
+        or this is the first connection)."""
+        first, self.connected_once = not self.connected_once, True
+        if self.since is None:
+            return None
+        outage, self.since, self.attempts = time.monotonic() - self.since, None, 0
+        return None if first else outage
+
+
+def describe_event(event: StreamEvent, address: str) -> str:
+    """A one-line status for a stream event, for a CLI's status line."""
+    if isinstance(event, StreamInterrupted):
+        return (f"stream from the rlp at {address} broke ({event.code}: {event.details}); "
+                f"reconnecting (attempt {event.attempt}, in {event.retry_in:.2f}s)")
+    if isinstance(event, EnvelopesDropped):
+        return (f"the rlp dropped {event.delta} envelopes of this stream ({event.total} in all): "
+                "this consumer is slower than the firehose")
+    return f"reconnected to the rlp at {address} after {event.outage:.1f}s; envelopes sent meanwhile are lost"
+
+
+__all__ = [
+    "EgressClient", "EnvelopesDropped", "StreamEvent", "StreamInterrupted", "StreamResumed",
+    "describe_event", "egress_request",
+]
