@@ -1,0 +1,162 @@
+"""Traffic controller app: an aiohttp server for websockets and HTTP, wired to every router.
+
+Wiring: one mTLS channel per router (:mod:`.routers`); each websocket opens its own
+BatchedReceiver on every router (:mod:`.handlers`, :mod:`.websocket`), with the subscription id
+as shard id for the firehose, and gets the envelopes as v1 frames (:mod:`.frames`); one more
+subscription feeds the recent-logs store (:mod:`.recent`) that stands in for log cache; the
+controller's metrics and slow-consumer events go to the agent (:mod:`.emitter`); access is
+decided by lgr.core.auth from the tokens file or UAA/CAPI (:mod:`.config`).
+
+The server speaks HTTPS/WSS with TRAFFIC_CONTROLLER_OUTGOING_{CERT,KEY}_FILE (upstream's
+``http.ServeTLS``: a server certificate, no client certificate), else plain HTTP/WS on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+
+from aiohttp import web
+
+from lgr.core.apps.tc.config import TcConfig
+from lgr.core.apps.tc.emitter import MetricEmitter
+from lgr.core.apps.tc.frames import FrameEncoder
+from lgr.core.apps.tc.handlers import Handlers
+from lgr.core.apps.tc.metrics import TcMetrics
+from lgr.core.apps.tc.recent import RecentStore
+from lgr.core.apps.tc.routers import RouterPool, RouterStream
+from lgr.core.auth import Authorizer, build_authorizer
+from lgr.core.component import Component
+from lgr.core.errors import TLSConfigError, UnavailableError
+from lgr.core.grpc_server import format_address
+from lgr.core.metrics import Registry
+from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls import client_credentials, key_matches, load_certificates, load_private_key
+from lgr.core.tls import server_ssl_context
+
+SHUTDOWN_TIMEOUT = 1.0  # seconds aiohttp gives open requests after the sessions were closed
+METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
+
+log = logging.getLogger("lgr.tc")
+
+
+class TrafficController(Component):
+    """The traffic controller; ``await start()`` binds ``config.port`` (0: any), sets address."""
+
+    name = "tc"
+
+    def __init__(self, config: TcConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.port: int | None = None
+        self.metrics = Registry()
+        self.m = TcMetrics(self.metrics)
+        self.encoder = FrameEncoder(self.m)
+        self.store = RecentStore(config.recent_logs, config.recent_apps, self.encoder)
+        self.pool: RouterPool | None = None
+        self.authorizer: Authorizer | None = None
+        self.emitter: MetricEmitter | None = None
+        self.handlers: Handlers | None = None
+        self._recent: RouterStream | None = None
+        self._runner: web.AppRunner | None = None
+        self._metrics_server: MetricsServer | None = None
+
+    @property
+    def url(self) -> str:
+        """ws://host:port (wss:// with a certificate), once started."""
+        return f"{'wss' if self.config.serves_tls else 'ws'}://{self.address}"
+
+    @property
+    def http_url(self) -> str:
+        """http://host:port (https:// with a certificate), once started."""
+        return f"{'https' if self.config.serves_tls else 'http'}://{self.address}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """https://host:port/metrics, once started with metrics on."""
+        return self._metrics_server.url if self._metrics_server else None
+
+    async def _start(self) -> None:
+        cfg = self.config
+        creds = client_credentials(cfg.ca_file, cfg.cert_file, cfg.key_file, env=cfg.tls_env)
+        outgoing = outgoing_ssl_context(cfg) if cfg.serves_tls else None
+        metrics_ssl = (server_ssl_context(*cfg.metrics_tls, env=METRICS_TLS_ENV)
+                       if cfg.metrics_port != -1 else None)
+        self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
+        self.pool = RouterPool(cfg.router_addrs, creds)
+        self.emitter = MetricEmitter(self.metrics, cfg.agent_addr, creds, cfg.metric_interval)
+        self.handlers = Handlers(cfg, self.pool, self.encoder, self.m, self.authorizer,
+                                 self.store, self.emitter)
+        app = web.Application()
+        app.add_routes(self.handlers.routes())
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        try:
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=outgoing,
+                               reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise UnavailableError(
+                    f"tc could not bind {cfg.host}:{cfg.port}: {exc.strerror or exc}",
+                    hint="choose another TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT",
+                ) from exc
+            self.port = self._runner.addresses[0][1]
+            self.address = format_address(cfg.host, self.port)
+            log.info("tc ws bound to: %s", self.address)
+            if metrics_ssl is not None:
+                self._metrics_server = MetricsServer(
+                    self.metrics.render_prometheus, cfg.host, cfg.metrics_port, metrics_ssl,
+                    component=self.name)
+                await self._metrics_server.start()
+            await self.emitter.start()
+        except BaseException:
+            await self._release()
+            raise
+        if self.store.enabled:
+            self._recent = RouterStream(self.pool, self.store.request(), self.store.accept,
+                                        self.m)
+            self._recent.start()
+
+    async def _stop(self, grace: float) -> None:
+        # Close the websockets (1001), give them a moment, then stop serving and reading.
+        if self.handlers is not None:
+            self.handlers.close()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + max(grace, 0.1)
+            while self.handlers.sessions and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+        await self._release()
+
+    async def _release(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._recent is not None:
+            await self._recent.stop()
+            self._recent = None
+        if self.pool is not None:
+            await self.pool.close()
+        if self.emitter is not None:
+            await self.emitter.close()
+        if self.authorizer is not None:
+            await self.authorizer.close()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+
+
+def outgoing_ssl_context(config: TcConfig) -> ssl.SSLContext:
+    """The websocket server's TLS context: its certificate, no client certificate asked."""
+    cert_env, key_env = ("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE",
+                         "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE")
+    chain = load_certificates(config.outgoing_cert_file, env=cert_env)
+    key = load_private_key(config.outgoing_key_file, env=key_env)
+    if not key_matches(chain[0], key):
+        raise TLSConfigError(
+            f"key file {config.outgoing_key_file} ({key_env}) does not match certificate "
+            f"{config.outgoing_cert_file}", hint="use the .key file made with that .crt file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(config.outgoing_cert_file, config.outgoing_key_file)
+    return context

@@ -1,0 +1,203 @@
+"""Traffic controller configuration: upstream trafficcontroller's environment variables and checks.
+
+Names and defaults are upstream's (loggregator-release src/trafficcontroller/app/config.go):
+TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT (8081) serves websockets and HTTP, over TLS with
+TRAFFIC_CONTROLLER_OUTGOING_{CERT,KEY}_FILE as upstream's ``http.ServeTLS`` (a server certificate
+only: clients are browsers and the cf CLI, usually behind the CF router); ROUTER_ADDRS are read
+over mTLS with ROUTER_{CA,CERT,KEY}_FILE, checking the routers as "doppler"; AGENT_GRPC_ADDRESS
+takes the controller's own metrics and events, with the same certificates, checked as "metron";
+the UAA / Cloud Controller variables choose upstream's authorization (lgr.core.auth).
+
+lgr differences: the outgoing certificate is optional, and without it the controller serves plain
+HTTP/WS on loopback only (as upstream's TLS is usually terminated by the CF router anyway);
+LGR_TC_HOST (default 127.0.0.1; upstream listens on every interface); TRAFFIC_CONTROLLER_IP and
+TRAFFIC_CONTROLLER_SYSTEM_DOMAIN are optional (the domain only scopes /set-cookie's cookie);
+LGR_TOKENS_FILE is lgr's built-in authority when no UAA is configured; METRICS_PORT (default
+14828; -1: off) replaces upstream's TRAFFIC_CONTROLLER_HEALTH_ADDR, over mTLS with
+METRICS_*_PATH falling back to the ROUTER_* files; the LGR_TC_* settings expose what upstream
+hard-codes (5 s slow consumer timeout, 30 s keep-alive, 1000-envelope buffer per stream) and the
+in-memory recent-logs store that stands in for log cache (LOG_CACHE_ADDR is not supported yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from lgr.core.auth.options import TOKENS_FILE_ENV, AuthOptions
+from lgr.core.config import Duration, check_port, setting
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SOURCE_ID = "traffic_controller"  # upstream's metric emitter source id
+ORIGIN = "loggregator.trafficcontroller"  # upstream's metric emitter origin
+
+# AuthOptions field -> the traffic controller's env var, for problems and help.
+AUTH_ENV = {
+    "tokens_file": TOKENS_FILE_ENV,
+    "uaa_addr": "TRAFFIC_CONTROLLER_UAA_HOST",
+    "uaa_client_id": "TRAFFIC_CONTROLLER_UAA_CLIENT",
+    "uaa_client_secret": "TRAFFIC_CONTROLLER_UAA_CLIENT_SECRET",
+    "uaa_ca_path": "TRAFFIC_CONTROLLER_UAA_CA_CERT",
+    "capi_addr": "TRAFFIC_CONTROLLER_API_HOST",
+    "capi_ca_path": "CC_CA_FILE",
+    "capi_cert_path": "CC_CERT_FILE",
+    "capi_key_path": "CC_KEY_FILE",
+    "capi_server_name": "CC_SERVER_NAME",
+    "skip_cert_verify": "TRAFFIC_CONTROLLER_SKIP_CERT_VERIFY",
+    "disabled": "TRAFFIC_CONTROLLER_DISABLE_ACCESS_CONTROL",
+}
+
+
+@dataclass(frozen=True)
+class TcConfig:
+    """Settings of `lgr tc start`; see each field's env var."""
+
+    router_addrs: list[str] = setting(
+        "ROUTER_ADDRS", [], "routers to read from, host:port,host:port,...", required=True)
+    host: str = setting("LGR_TC_HOST", "127.0.0.1", "address the websocket server listens on")
+    port: int = setting("TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT", 8081,
+                        "websocket and HTTP port (0: any free port)")
+    outgoing_cert_file: str = setting(
+        "TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE", "",
+        "TLS certificate of the websocket server (unset: plain HTTP, loopback only)")
+    outgoing_key_file: str = setting("TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE", "",
+                                     "private key of that certificate")
+    ca_file: str = setting("ROUTER_CA_FILE", "", "CA that signs the routers' certificates",
+                           required=True)
+    cert_file: str = setting("ROUTER_CERT_FILE", "",
+                             "client certificate towards routers and the agent", required=True)
+    key_file: str = setting("ROUTER_KEY_FILE", "", "its private key", required=True)
+    agent_addr: str = setting(
+        "AGENT_GRPC_ADDRESS", "",
+        "agent that takes the controller's metrics and events, host:port (unset: log them)")
+    metric_interval: Duration = setting(
+        "TRAFFIC_CONTROLLER_METRIC_EMITTER_INTERVAL", Duration(60.0),
+        "how often metrics go to the agent")
+    ip: str = setting("TRAFFIC_CONTROLLER_IP", "", "this controller's IP, for log lines")
+    system_domain: str = setting(
+        "TRAFFIC_CONTROLLER_SYSTEM_DOMAIN", "",
+        "CF system domain; /set-cookie scopes its cookie to doppler.<domain>")
+    disable_access_control: bool = setting(
+        "TRAFFIC_CONTROLLER_DISABLE_ACCESS_CONTROL", False, "let every request read everything")
+    tokens_file: str = setting(
+        TOKENS_FILE_ENV, "", "tokens file granting admin or per-source reads, used when no UAA "
+        "is set (default: tokens.json in lgr's state dir)")
+    uaa_host: str = setting("TRAFFIC_CONTROLLER_UAA_HOST", "",
+                            "UAA base URL; set it to check tokens with UAA and CAPI as upstream")
+    uaa_client: str = setting("TRAFFIC_CONTROLLER_UAA_CLIENT", "", "UAA client id")
+    uaa_client_secret: str = setting("TRAFFIC_CONTROLLER_UAA_CLIENT_SECRET", "",
+                                     "UAA client secret", secret=True)
+    uaa_ca_cert: str = setting("TRAFFIC_CONTROLLER_UAA_CA_CERT", "", "CA of UAA's certificate")
+    api_host: str = setting("TRAFFIC_CONTROLLER_API_HOST", "",
+                            "Cloud Controller base URL for log access checks")
+    cc_ca_file: str = setting("CC_CA_FILE", "", "CA of the Cloud Controller's certificate")
+    cc_cert_file: str = setting("CC_CERT_FILE", "",
+                                "client certificate towards the Cloud Controller")
+    cc_key_file: str = setting("CC_KEY_FILE", "", "its private key")
+    cc_server_name: str = setting("CC_SERVER_NAME", "", "server name of the Cloud Controller")
+    skip_cert_verify: bool = setting("TRAFFIC_CONTROLLER_SKIP_CERT_VERIFY", False,
+                                     "do not verify UAA's and the Cloud Controller's certificates")
+    slow_consumer_timeout: Duration = setting(
+        "LGR_TC_SLOW_CONSUMER_TIMEOUT", Duration(5.0),
+        "a websocket whose writes stall this long is disconnected as a slow consumer")
+    keepalive: Duration = setting(
+        "LGR_TC_KEEPALIVE", Duration(30.0),
+        "a websocket that answers no ping for this long is closed (1008)")
+    buffer_size: int = setting(
+        "LGR_TC_BUFFER_SIZE", 1000,
+        "envelopes buffered per websocket before its oldest are dropped")
+    recent_logs: int = setting("LGR_TC_RECENT_LOGS", 100,
+                               "recent logs kept per app for /recentlogs (0: off)")
+    recent_apps: int = setting("LGR_TC_RECENT_APPS", 1000,
+                               "apps whose recent logs and container metrics are kept")
+    metrics_port: int = setting("METRICS_PORT", 14828,
+                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
+    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
+                                   "CA for metrics clients (default: ROUTER_CA_FILE)")
+    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
+                                     "metrics server certificate (default: ROUTER_CERT_FILE)")
+    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
+                                    "metrics server key (default: ROUTER_KEY_FILE)")
+
+    @property
+    def tls_env(self) -> tuple[str, str, str]:
+        """The env vars of (ca, cert, key) towards routers, for error messages."""
+        return ("ROUTER_CA_FILE", "ROUTER_CERT_FILE", "ROUTER_KEY_FILE")
+
+    @property
+    def metrics_tls(self) -> tuple[str, str, str]:
+        """(ca, cert, key) for the metrics endpoint, each defaulting to the router files."""
+        return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
+                self.metrics_key_file or self.key_file)
+
+    @property
+    def serves_tls(self) -> bool:
+        """True when the websocket server has a certificate (HTTPS/WSS)."""
+        return bool(self.outgoing_cert_file)
+
+    @property
+    def cookie_domain(self) -> str:
+        """Upstream's cookie domain, ``doppler.<system domain>`` ("" without a domain)."""
+        return f"doppler.{self.system_domain}" if self.system_domain else ""
+
+    def auth_options(self) -> AuthOptions:
+        """The authorization settings as lgr.core.auth takes them."""
+        return AuthOptions(
+            tokens_file=Path(self.tokens_file).expanduser() if self.tokens_file else None,
+            uaa_addr=self.uaa_host,
+            uaa_client_id=self.uaa_client,
+            uaa_client_secret=self.uaa_client_secret,
+            uaa_ca_path=self.uaa_ca_cert,
+            capi_addr=self.api_host,
+            capi_ca_path=self.cc_ca_file,
+            capi_cert_path=self.cc_cert_file,
+            capi_key_path=self.cc_key_file,
+            capi_server_name=self.cc_server_name,
+            skip_cert_verify=self.skip_cert_verify,
+            disabled=self.disable_access_control,
+        )
+
+    def validate(self) -> list[str]:
+        """Every cross-field problem, named by env var."""
+        problems = check_port("TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT", self.port)
+        if self.metrics_port != -1:
+            problems += check_port("METRICS_PORT", self.metrics_port)
+        for addr in self.router_addrs:
+            problem = _addr_problem(addr)
+            if problem:
+                problems.append(f"ROUTER_ADDRS: {addr!r} {problem}")
+        if self.agent_addr and _addr_problem(self.agent_addr):
+            problems.append(f"AGENT_GRPC_ADDRESS={self.agent_addr!r}: "
+                            f"{_addr_problem(self.agent_addr)}")
+        if bool(self.outgoing_cert_file) != bool(self.outgoing_key_file):
+            problems.append("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE and "
+                            "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE go together")
+        if not self.serves_tls and self.host not in LOOPBACK:
+            problems.append(
+                f"LGR_TC_HOST={self.host!r}: without TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE the "
+                "controller serves plain HTTP and may only listen on loopback")
+        if not self.host.strip():
+            problems.append("LGR_TC_HOST is empty: give an address to listen on")
+        for env, value in (("LGR_TC_SLOW_CONSUMER_TIMEOUT", self.slow_consumer_timeout),
+                           ("LGR_TC_KEEPALIVE", self.keepalive),
+                           ("TRAFFIC_CONTROLLER_METRIC_EMITTER_INTERVAL", self.metric_interval)):
+            if value <= 0:
+                problems.append(f"{env}={value}: must be positive")
+        for env, size, least in (("LGR_TC_BUFFER_SIZE", self.buffer_size, 1),
+                                 ("LGR_TC_RECENT_LOGS", self.recent_logs, 0),
+                                 ("LGR_TC_RECENT_APPS", self.recent_apps, 1)):
+            if size < least:
+                problems.append(f"{env}={size}: must be at least {least}")
+        problems += self.auth_options().validate(AUTH_ENV)
+        return problems
+
+
+def _addr_problem(addr: str) -> str | None:
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host:
+        return "is not host:port"
+    if host.startswith("[") != host.endswith("]"):
+        return "has an unbalanced IPv6 bracket"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "needs a port between 1 and 65535"
+    return None
