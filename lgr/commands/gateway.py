@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from lgr.core.errors import NotBuiltError
+from lgr.commands._serve import config_command, serve
+from lgr.core.apps.gateway.config import GatewayConfig
 
 app = typer.Typer(
     help="RLP gateway: serves the reverse log proxy as HTTP server-sent events.",
@@ -12,10 +13,18 @@ app = typer.Typer(
 )
 
 
-@app.command()
-def start() -> None:
-    """Start the RLP gateway (not built yet)."""
-    raise NotBuiltError(
-        "lgr gateway",
-        hint="upstream's rlp-gateway speaks the same protocol and can stand in",
-    )
+def _run(config: GatewayConfig) -> None:
+    from lgr.core.apps.gateway.app import Gateway  # imports grpc; keep `lgr --help` fast
+
+    serve(Gateway(config))
+
+
+start = config_command(
+    GatewayConfig,
+    _run,
+    """Start the RLP gateway: HTTPS GET /v2/read on GATEWAY_ADDR, streaming from the RLP at LOGS_PROVIDER_ADDR.
+
+    Each batch is a server-sent event `data: <EnvelopeBatch JSON>`, with heartbeats when idle and `event: closing` at STREAM_TIMEOUT. Requests need `Authorization: bearer TOKEN`: tokens from `lgr token create` (LGR_TOKENS_FILE), or UAA and Cloud Controller as upstream when LOG_ADMIN_ADDR is set. Settings come from upstream's environment variables; each flag overrides its variable.
+    """,
+)
+app.command("start")(start)

@@ -19,6 +19,7 @@ class Component:
     """
 
     name = "component"
+    protocol = "grpc"  # what the bound-to log line names: "grpc" or "http"
 
     def __init__(self) -> None:
         self.address: str | None = None
@@ -29,13 +30,13 @@ class Component:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
-        """Bind and start serving; logs ``<component> grpc bound to: host:port``."""
+        """Bind and start serving; logs ``<component> <protocol> bound to: host:port``."""
         if self._started:
             return
         self._stopped = asyncio.Event()
         await self._start()
         self._started = True
-        log.info("%s grpc bound to: %s", self.name, self.address)
+        log.info("%s %s bound to: %s", self.name, self.protocol, self.address)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop gracefully within ``grace`` seconds; safe to call more than once."""
