@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from lgr.core.errors import UnavailableError
 from lgr.core.tls import MAX_MESSAGE_BYTES  # upstream's grpc.MaxRecvMsgSize on every server
@@ -60,3 +62,13 @@ async def start_server(
 def format_address(host: str, port: int) -> str:
     """host:port, with IPv6 hosts in brackets."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def parse_request(message_cls: Any, data: bytes, context: grpc.aio.ServicerContext) -> Any:
+    """``message_cls.FromString(data)``; a message that does not parse ends the call with
+    INVALID_ARGUMENT naming the message type (gRPC's own deserializer failure says INTERNAL)."""
+    try:
+        return message_cls.FromString(data)
+    except DecodeError as exc:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"malformed {message_cls.DESCRIPTOR.name}: {exc}")

@@ -1,0 +1,161 @@
+"""Consumer stream: one consumer's BatchedReceiver on every router, merged into one buffer.
+
+A reader task per router opens BatchedReceiver with the consumer's (validated) request, rewrites
+tags as the consumer asked (:mod:`.tags`; a batch needing no change keeps the router's bytes),
+splits it into envelope bytes and puts them in the stream's drop-oldest diode. When a router's
+stream ends or fails, its reader waits (0.1 s, doubling to 2 s) and opens it again, while the
+other readers carry on. The consumer's handler drains the diode in batches
+(:mod:`lgr.core.batching`).
+
+When the consumer opted in (:mod:`lgr.core.drops`), a drop report goes ahead of the envelopes
+that follow a loss, at most once a second, and after a quiet spell if one is still owed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from lgr.core._proto.loggregator.v2 import egress_pb2
+from lgr.core.apps.rlp.metrics import RlpMetrics
+from lgr.core.apps.rlp.routers import MAX_BACKOFF, MIN_BACKOFF, RouterPool
+from lgr.core.apps.rlp.tags import converge_batch
+from lgr.core.batching import take_batch
+from lgr.core.diode import Diode
+from lgr.core.drops import DropTracker, report
+from lgr.core.envelope import MalformedEnvelope, split_batch
+
+IDLE_CHECK = 0.5  # seconds an idle stream sleeps before checking for closing / owed reports
+REPORT_INTERVAL = 1.0  # seconds between drop reports on one stream
+
+log = logging.getLogger("lgr.rlp")
+
+
+class ConsumerStream:
+    """The routers' envelopes for one consumer request, merged into one bounded buffer."""
+
+    def __init__(self, stream_id: int, request: egress_pb2.EgressBatchRequest, pool: RouterPool,
+                 metrics: RlpMetrics, buffer_size: int, *, report_source_id: str | None = None,
+                 ) -> None:
+        self.id = stream_id
+        self._request = request.SerializeToString()
+        self._preferred = request.use_preferred_tags
+        self._pool = pool
+        self._metrics = metrics
+        self.drops = DropTracker(
+            f"consumer stream {stream_id} (shard_id {request.shard_id!r})",
+            [metrics.dropped_egress])
+        self.diode: Diode[bytes] = Diode(buffer_size, on_drop=self.drops)
+        self._report_source_id = report_source_id
+        self._reported = 0
+        self._last_report = float("-inf")
+        self._report_bytes: bytes | None = None
+        self.connected: set[str] = set()
+        self.closing = False
+        self._readers: list[asyncio.Task[None]] = []
+
+    @property
+    def dropped(self) -> int:
+        """Envelopes this stream has dropped so far."""
+        return self.drops.total
+
+    def start(self) -> None:
+        """Start reading from every router."""
+        self._readers = [asyncio.ensure_future(self._read(addr)) for addr in self._pool.addrs]
+
+    async def stop(self) -> None:
+        """Stop reading from the routers (idempotent)."""
+        for task in self._readers:
+            task.cancel()
+        if self._readers:
+            await asyncio.gather(*self._readers, return_exceptions=True)
+        self._readers = []
+
+    def close(self) -> None:
+        """Stop reading; :meth:`next_batch` returns what is buffered, then []."""
+        self.closing = True
+        for task in self._readers:
+            task.cancel()
+
+    async def next_batch(self) -> list[bytes]:
+        """The next batch (:func:`take_batch`, led by a drop report when one is due); [] once
+        closed and empty."""
+        diode = self.diode
+        while True:
+            items = take_batch(diode)
+            if items:
+                due = self._report(quiet=False)
+                return [due, *items] if due else items
+            due = self._report(quiet=True)
+            if due:
+                return [due]
+            if self.closing:
+                return []
+            await diode.wait(IDLE_CHECK)
+
+    def has_reports(self, batch: list[bytes]) -> int:
+        """How many of ``batch`` (from :meth:`next_batch`) are drop reports: 0 or 1."""
+        return 1 if batch and batch[0] is self._report_bytes else 0
+
+    def _report(self, quiet: bool) -> bytes | None:
+        if self._report_source_id is None or self.drops.total == self._reported:
+            return None
+        now = asyncio.get_running_loop().time()
+        if now - self._last_report < (IDLE_CHECK if quiet else REPORT_INTERVAL):
+            return None
+        total = self.drops.total
+        env = report(self._report_source_id, total - self._reported, total, self._preferred)
+        self._reported, self._last_report = total, now
+        self._report_bytes = env.SerializeToString()
+        return self._report_bytes
+
+    async def _read(self, addr: str) -> None:
+        loop = asyncio.get_running_loop()
+        delay = MIN_BACKOFF
+        while True:
+            call = self._pool.batched_receiver(addr, self._request)
+            started = loop.time()
+            streamed = False
+            try:
+                await call.initial_metadata()
+                if not call.done():
+                    streamed = True
+                    self._connected(addr)
+                async for batch in call:
+                    if not streamed:
+                        streamed = True
+                        self._connected(addr)
+                    self._accept(batch, addr)
+            except grpc.aio.AioRpcError as exc:
+                self._pool.note_down(addr, f"{exc.code().name}: {exc.details()}")
+            except asyncio.CancelledError:
+                call.cancel()
+                raise
+            finally:
+                if addr in self.connected:
+                    self.connected.discard(addr)
+                    self._metrics.router_disconnects.inc()
+            if streamed or loop.time() - started > MAX_BACKOFF:
+                delay = MIN_BACKOFF
+            log.debug("stream %d: router %s stream ended; again in %.1fs", self.id, addr, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+    def _connected(self, addr: str) -> None:
+        self.connected.add(addr)
+        self._metrics.router_connects.inc()
+        self._pool.note_up(addr)
+
+    def _accept(self, batch: bytes, addr: str) -> None:
+        try:
+            envs = split_batch(converge_batch(batch, self._preferred))
+        except (DecodeError, MalformedEnvelope) as exc:
+            log.warning("stream %d: skipped a malformed batch from router %s: %s",
+                        self.id, addr, exc)
+            return
+        if envs:
+            self._metrics.ingress.inc(len(envs))
+            self.diode.put_many(envs)

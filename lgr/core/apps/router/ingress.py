@@ -1,0 +1,81 @@
+"""Router ingress: the v2 Ingress service, writing agents' envelopes into the ingress diode.
+
+Envelopes stay serialized. A batch is read once with ``envelope.peek_batch`` for the source_id
+and kind that routing needs; the diode holds ``(bytes, source_id, kind)`` triples, the form
+``PubSub.publish_batch`` takes. Handlers never wait on subscribers: a full diode drops its oldest
+envelopes (counted as ``dropped{direction="ingress"}``).
+
+BatchSender and Sender are upstream's; Send (unary) is served too, although upstream's router
+answers it with UNIMPLEMENTED. A message that is not a valid Envelope(Batch) ends that stream
+with INVALID_ARGUMENT naming the problem; other streams are unaffected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from lgr.core.diode import Diode
+from lgr.core.envelope import MalformedEnvelope, peek, peek_batch
+from lgr.core.grpc_server import identity
+from lgr.core.metrics import Counter
+
+SERVICE = "loggregator.v2.Ingress"
+
+Item = tuple[bytes, str, str]
+
+
+class IngressService:
+    """Handlers of loggregator.v2.Ingress feeding ``diode``; ``ingress`` counts envelopes in."""
+
+    def __init__(self, diode: Diode[Item], ingress: Counter) -> None:
+        self._diode = diode
+        self._ingress = ingress
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler to register on a grpc.aio server."""
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "BatchSender": grpc.stream_unary_rpc_method_handler(
+                self.BatchSender, request_deserializer=identity, response_serializer=identity),
+            "Sender": grpc.stream_unary_rpc_method_handler(
+                self.Sender, request_deserializer=identity, response_serializer=identity),
+            "Send": grpc.unary_unary_rpc_method_handler(
+                self.Send, request_deserializer=identity, response_serializer=identity),
+        })
+
+    async def BatchSender(  # noqa: N802 - the proto's method name
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """Take a stream of EnvelopeBatch; answer an empty IngressResponse when it ends."""
+        async for batch in requests:
+            await self._accept_batch(batch, context)
+        return b""
+
+    async def Sender(  # noqa: N802
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """Take a stream of single Envelopes; answer an empty IngressResponse when it ends."""
+        put, count = self._diode.put, self._ingress.inc
+        async for data in requests:
+            try:
+                source_id, kind = peek(data)
+            except MalformedEnvelope as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            count(1)
+            put((data, source_id, kind))
+        return b""
+
+    async def Send(self, batch: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
+        """Take one EnvelopeBatch (unary); answer an empty SendResponse."""
+        await self._accept_batch(batch, context)
+        return b""
+
+    async def _accept_batch(self, batch: bytes, context: grpc.aio.ServicerContext) -> None:
+        try:
+            items = peek_batch(batch)
+        except MalformedEnvelope as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if items:
+            self._ingress.inc(len(items))
+            self._diode.put_many(items)
