@@ -1,0 +1,79 @@
+"""gRPC ingress: the agent's loggregator.v2.Ingress service (Sender, BatchSender, Send).
+
+Each received envelope is tagged (see :mod:`tagging`) and its bytes go into the ingress diode;
+the handler never waits for the routers. A message that does not parse ends its call with
+INVALID_ARGUMENT; one over 10 MiB is refused by gRPC with RESOURCE_EXHAUSTED. Counts
+``ingress{metric_version="2.0"}`` per envelope received, as upstream's receiver does (log
+envelopes dropped by LOGS_DISABLED included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2
+from lgr.core.apps.agent.tagging import Tagger, serialize_all
+from lgr.core.diode import Diode
+from lgr.core.grpc_server import identity, parse_request
+from lgr.core.metrics import Counter
+
+SERVICE = "loggregator.v2.Ingress"
+
+
+class IngressService:
+    """Handlers for the Ingress service that feed ``diode`` through ``tagger``."""
+
+    def __init__(self, tagger: Tagger, diode: Diode[bytes], ingress: Counter) -> None:
+        self._tagger = tagger
+        self._diode = diode
+        self._ingress = ingress
+
+    def _accept(self, envelopes: list[envelope_pb2.Envelope]) -> None:
+        self._diode.put_many(serialize_all(self._tagger, envelopes))
+        self._ingress.inc(len(envelopes))
+
+    async def Sender(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> ingress_pb2.IngressResponse:
+        """A stream of single envelopes (go-loggregator's default v2 client)."""
+        async for data in requests:
+            self._accept([await parse_request(envelope_pb2.Envelope, data, context)])
+        return ingress_pb2.IngressResponse()
+
+    async def BatchSender(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> ingress_pb2.BatchSenderResponse:
+        """A stream of envelope batches: the fast path."""
+        async for data in requests:
+            batch = await parse_request(envelope_pb2.EnvelopeBatch, data, context)
+            self._accept(list(batch.batch))
+        return ingress_pb2.BatchSenderResponse()
+
+    async def Send(self, data: bytes, context: grpc.aio.ServicerContext) -> ingress_pb2.SendResponse:
+        """One batch per call (kept for clients that use it; slow by nature)."""
+        batch = await parse_request(envelope_pb2.EnvelopeBatch, data, context)
+        self._accept(list(batch.batch))
+        return ingress_pb2.SendResponse()
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler to add to a grpc.aio server.
+
+        Requests arrive as bytes and are parsed in the handler, so a malformed message ends its
+        call with INVALID_ARGUMENT (gRPC's own deserializer would answer INTERNAL).
+        """
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "Sender": grpc.stream_unary_rpc_method_handler(
+                self.Sender, request_deserializer=identity,
+                response_serializer=ingress_pb2.IngressResponse.SerializeToString,
+            ),
+            "BatchSender": grpc.stream_unary_rpc_method_handler(
+                self.BatchSender, request_deserializer=identity,
+                response_serializer=ingress_pb2.BatchSenderResponse.SerializeToString,
+            ),
+            "Send": grpc.unary_unary_rpc_method_handler(
+                self.Send, request_deserializer=identity,
+                response_serializer=ingress_pb2.SendResponse.SerializeToString,
+            ),
+        })

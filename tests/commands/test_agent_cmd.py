@@ -1,0 +1,84 @@
+"""`lgr agent start` as a real process: env config, serving, SIGTERM, and named config errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+
+from lgr.core import envelope as E
+from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2_grpc
+from lgr.core.errors import ExitCode
+from tests.conftest import async_wait_until
+from tests.core.apps.agent_support import agent_env, client_channel, routers, run
+
+BOUND = re.compile(r"agent grpc bound to: 127\.0\.0\.1:(\d+)")
+
+
+def lgr_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LGR_DEBUG",) and not k.startswith(
+        ("AGENT_", "ROUTER_", "METRICS_", "LGR_AGENT_"))}
+    env.update(extra)
+    return env
+
+
+def test_agent_start_serves_until_sigterm(pki):
+    async def scenario():
+        async with routers(pki) as (router,):
+            env = lgr_env(agent_env(pki, router.address, AGENT_TAGS="deployment:cf"))
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "lgr", "agent", "start", "--metrics-port", "-1",
+                env=env, stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                port = None
+                seen = []
+                while port is None:
+                    line = (await asyncio.wait_for(proc.stderr.readline(), 15)).decode()
+                    assert line, f"agent exited early: {''.join(seen)}"
+                    seen.append(line)
+                    if match := BOUND.search(line):
+                        port = int(match.group(1))
+                async with client_channel(pki, port) as channel:
+                    await ingress_pb2_grpc.IngressStub(channel).Send(
+                        envelope_pb2.EnvelopeBatch(batch=[E.log("from a process", source_id="p")]),
+                        timeout=5,
+                    )
+                await async_wait_until(lambda: len(router.envelopes) == 1, timeout=10)
+                assert router.envelopes[0].tags["deployment"] == "cf"
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), 15) == 0
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+
+    run(scenario(), timeout=60)
+
+
+def test_bad_settings_exit_with_the_config_code_naming_each_variable():
+    env = lgr_env({"AGENT_PORT": "nope", "METRICS_PORT": "99999"})
+    proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == ExitCode.CONFIG
+    for name in ("AGENT_PORT='nope'", "ROUTER_ADDR is required", "AGENT_CA_FILE is required"):
+        assert name in proc.stderr
+
+
+def test_a_missing_certificate_is_named_with_its_variable(pki, tmp_path):
+    env = lgr_env(agent_env(pki, "127.0.0.1:1", AGENT_CERT_FILE=str(tmp_path / "missing.crt")))
+    proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == ExitCode.TLS
+    assert "AGENT_CERT_FILE" in proc.stderr and "missing.crt" in proc.stderr
+
+
+def test_flags_override_env():
+    env = lgr_env({"AGENT_PORT": "nope"})
+    proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start", "--port", "also-bad"],
+                          env=env, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == ExitCode.CONFIG
+    assert "'also-bad'" in proc.stderr and "'nope'" not in proc.stderr

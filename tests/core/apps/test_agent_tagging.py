@@ -1,0 +1,121 @@
+"""Agent tagging rules, counter totals and dropsonde decoding, one rule at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from lgr.core import envelope as E
+from lgr.core._proto.events import envelope_pb2 as v1
+from lgr.core._proto.events import metric_pb2
+from lgr.core.apps.agent.counter_totals import CounterTotals
+from lgr.core.apps.agent.dropsonde import DropsondeDecoder
+from lgr.core.apps.agent.tagging import Tagger, format_float, serialize_all
+from lgr.core.metrics import Registry
+
+
+def tagger(tags=None, logs_disabled=False, totals=None) -> Tagger:
+    mappings = Registry().counter("origin_mappings", "help")
+    return Tagger(tags or {}, mappings, totals, logs_disabled)
+
+
+def test_deprecated_tags_overwrite_tags_and_stay():
+    env = E.log("x", source_id="s", tags={"a": "new"})
+    env.deprecated_tags["a"].text = "old"
+    env.deprecated_tags["empty"].SetInParent()
+    tagger().prepare(env)
+    assert dict(env.tags) == {"a": "old", "empty": ""}
+    assert env.deprecated_tags["a"].text == "old"
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0.25, "0.25"), (3.0, "3"), (-0.0, "-0"), (1e22, "10000000000000000000000"),
+    (1e-7, "0.0000001"), (0.1 + 0.2, "0.30000000000000004"), (float("inf"), "+Inf"),
+    (float("-inf"), "-Inf"), (float("nan"), "NaN"),
+])
+def test_format_float_matches_go_formatfloat_f_minus_one(value, text):
+    assert format_float(value) == text
+
+
+def test_origin_mapping_is_counted_only_when_used():
+    t = tagger()
+    t.prepare(E.log("x", tags={"origin": "o"}))
+    t.prepare(E.log("x", source_id="s", tags={"origin": "o"}))
+    t.prepare(E.log("x"))
+    assert t._origin_mappings.value == 1
+
+
+def test_logs_disabled_filters_only_logs():
+    t = tagger(logs_disabled=True)
+    envs = [E.log("x"), E.counter("c", delta=1), E.gauge({"g": 1.0}), E.timer("t", 1, 2), E.event("a", "b")]
+    assert [E.Envelope.FromString(b).WhichOneof("message") for b in serialize_all(t, envs)] == [
+        "counter", "gauge", "timer", "event",
+    ]
+
+
+def test_counter_identity_includes_the_agents_tags():
+    totals = CounterTotals()
+    t = tagger({"az": "z1"}, totals=totals)
+    a = E.counter("c", delta=1, source_id="s")
+    b = E.counter("c", delta=1, source_id="s", tags={"az": "z2"})
+    c = E.counter("c", delta=1, source_id="s")
+    for env in (a, b, c):
+        t.prepare(env)
+    assert (a.counter.total, b.counter.total, c.counter.total) == (1, 1, 2)
+
+
+def test_counter_totals_reset_past_the_limit_and_wrap_like_uint64():
+    totals = CounterTotals(max_counters=2)
+    for name in ("a", "b", "c"):
+        totals.apply(E.counter(name, delta=1))
+    env = E.counter("a", delta=5)
+    totals.apply(env)  # the map held 3 > 2 counters, so it started over
+    assert env.counter.total == 5
+    big = E.counter("big", total=2**64 - 1)
+    totals.apply(big)
+    wrapped = E.counter("big", delta=2)
+    totals.apply(wrapped)
+    assert wrapped.counter.total == 1
+
+
+def test_v2_zero_delta_without_total_resets_but_v1_keeps_the_total():
+    totals = CounterTotals()
+    totals.apply(E.counter("c", delta=4))
+    zero = E.counter("c")
+    totals.apply(zero)
+    assert zero.counter.total == 0
+    totals.apply(E.counter("d", delta=4), v1=True)
+    zero_v1 = E.counter("d")
+    totals.apply(zero_v1, v1=True)
+    assert zero_v1.counter.total == 4
+
+
+def test_dropsonde_decoder_fills_missing_deployment_job_index_ip_only():
+    decoder = DropsondeDecoder("cf", "cell", "2", "10.0.0.1")
+    data = v1.Envelope(
+        origin="o", eventType=v1.Envelope.ValueMetric, job="own-job", ip="",
+        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
+    ).SerializeToString()
+    env = decoder.decode(data)
+    assert env is not None
+    # An explicitly empty field counts as set, as in upstream's nil check.
+    assert (env.tags["deployment"], env.tags["job"], env.tags["index"], env.tags["ip"]) == (
+        "cf", "own-job", "2", "",
+    )
+    assert env.source_id == "o"
+
+
+def test_dropsonde_decoder_keeps_an_explicit_source_id_tag():
+    data = v1.Envelope(
+        origin="o", eventType=v1.Envelope.ValueMetric, tags={"source_id": "mine"},
+        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
+    ).SerializeToString()
+    env = DropsondeDecoder().decode(data)
+    assert env is not None and env.source_id == "mine" and "source_id" not in env.tags
+
+
+def test_dropsonde_decoder_refuses_a_type_without_its_message():
+    data = v1.Envelope(
+        origin="o", eventType=v1.Envelope.CounterEvent,
+        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
+    ).SerializeToString()
+    assert DropsondeDecoder().decode(data) is None

@@ -1,0 +1,148 @@
+"""The agent's v1 UDP ingress: real dropsonde datagrams arrive converted, tagged and counted."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from lgr.core._proto.events import envelope_pb2 as v1
+from lgr.core._proto.events import log_pb2, metric_pb2
+from lgr.core.apps.agent.app import Agent
+from lgr.core.errors import UnavailableError
+from tests.conftest import async_wait_until
+from tests.core.apps.agent_support import agent_config, metric, routers, run
+
+TAGS = {"AGENT_DEPLOYMENT": "cf", "AGENT_JOB": "diego-cell", "AGENT_INDEX": "0",
+        "AGENT_IP": "10.0.0.5", "AGENT_TAGS": "az:z1"}
+
+
+def log_message(text: str, app_id: str = "app-guid", **fields: str) -> bytes:
+    return v1.Envelope(
+        origin="rep", eventType=v1.Envelope.LogMessage, timestamp=1_000,
+        logMessage=log_pb2.LogMessage(
+            message=text.encode(), message_type=log_pb2.LogMessage.ERR, timestamp=2_000,
+            app_id=app_id, source_type="APP/PROC/WEB", source_instance="1",
+        ),
+        **fields,
+    ).SerializeToString()
+
+
+def value_metric(name: str, value: float) -> bytes:
+    return v1.Envelope(
+        origin="gorouter", eventType=v1.Envelope.ValueMetric, timestamp=1_000,
+        valueMetric=metric_pb2.ValueMetric(name=name, value=value, unit="ms"),
+    ).SerializeToString()
+
+
+def counter_event(name: str, delta: int, total: int | None = None) -> bytes:
+    event = metric_pb2.CounterEvent(name=name, delta=delta)
+    if total is not None:
+        event.total = total
+    return v1.Envelope(
+        origin="bbs", eventType=v1.Envelope.CounterEvent, timestamp=1_000, counterEvent=event,
+    ).SerializeToString()
+
+
+def send_udp(port: int, *datagrams: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for data in datagrams:
+            sock.sendto(data, ("127.0.0.1", port))
+
+
+def test_v1_log_value_metric_and_counter_arrive_converted_and_tagged(pki):
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address, **TAGS)) as agent:
+            send_udp(agent.udp_port, log_message("hi", deployment="own-deployment"))
+            send_udp(agent.udp_port, value_metric("latency", 12.5))
+            send_udp(agent.udp_port, counter_event("requests", 2), counter_event("requests", 3))
+            await async_wait_until(lambda: len(router.envelopes) == 4)
+            # Datagrams may reach the router in any order over the agent's several streams.
+            by_kind = {}
+            for env in router.envelopes:
+                by_kind.setdefault(env.WhichOneof("message"), []).append(env)
+            (log_env,), (gauge,) = by_kind["log"], by_kind["gauge"]
+            first, second = sorted(by_kind["counter"], key=lambda env: env.counter.total)
+
+            assert log_env.source_id == "app-guid"
+            assert log_env.instance_id == "1"
+            assert log_env.log.payload == b"hi"
+            assert log_env.log.type == 1  # ERR
+            assert log_env.timestamp == 1_000
+            assert dict(log_env.tags) == {
+                "origin": "rep", "deployment": "own-deployment", "job": "diego-cell", "index": "0",
+                "ip": "10.0.0.5", "__v1_type": "LogMessage", "source_type": "APP/PROC/WEB",
+                "az": "z1",
+            }
+            # Without an app id, the source_id tag upstream's unmarshaller sets to origin wins.
+            assert gauge.source_id == "gorouter"
+            assert gauge.gauge.metrics["latency"].value == 12.5
+            assert gauge.gauge.metrics["latency"].unit == "ms"
+            assert gauge.tags["__v1_type"] == "ValueMetric"
+            assert gauge.tags["deployment"] == "cf"
+
+            assert (first.counter.name, first.counter.delta, first.counter.total) == ("requests", 2, 2)
+            assert (second.counter.delta, second.counter.total) == (3, 5)
+            assert first.source_id == "bbs"
+            assert metric(agent, "ingress", metric_version="1.0") == 4
+
+    run(scenario())
+
+
+def test_malformed_datagrams_are_counted_and_the_listener_keeps_working(pki):
+    no_message = v1.Envelope(origin="x", eventType=v1.Envelope.LogMessage).SerializePartialToString()
+    missing_required = v1.Envelope(eventType=v1.Envelope.ValueMetric).SerializePartialToString()
+    incomplete_metric = v1.Envelope(
+        origin="x", eventType=v1.Envelope.ValueMetric, valueMetric=metric_pb2.ValueMetric(name="n")
+    ).SerializePartialToString()
+
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
+            send_udp(agent.udp_port, b"\xff\xff\xff", b"", b"not protobuf at all", no_message,
+                     missing_required, incomplete_metric, b"\x00" * 60000)
+            await async_wait_until(lambda: metric(agent, "malformed", metric_version="1.0") == 7)
+            send_udp(agent.udp_port, log_message("still here"))
+            await async_wait_until(lambda: len(router.envelopes) == 1)
+            assert router.envelopes[0].log.payload == b"still here"
+            assert metric(agent, "ingress", metric_version="1.0") == 1
+
+    run(scenario())
+
+
+def test_v1_counter_with_a_total_resets_it(pki):
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
+            send_udp(agent.udp_port, counter_event("c", 1), counter_event("c", 1, total=50))
+            await async_wait_until(lambda: len(router.envelopes) == 2)
+            send_udp(agent.udp_port, counter_event("c", 0))
+            await async_wait_until(lambda: len(router.envelopes) == 3)
+            # v1's rule: a zero delta still reports the running total.
+            assert sorted(env.counter.total for env in router.envelopes) == [1, 50, 50]
+
+    run(scenario())
+
+
+def test_disable_udp_binds_no_socket(pki):
+    async def scenario():
+        async with routers(pki) as (router,):
+            cfg = agent_config(pki, router.address, AGENT_DISABLE_UDP="true")
+            async with Agent(cfg) as agent:
+                assert agent.udp_port is None
+
+    run(scenario())
+
+
+def test_a_taken_udp_port_fails_start_by_name_and_releases_the_grpc_port(pki):
+    async def scenario():
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            async with routers(pki) as (router,):
+                agent = Agent(agent_config(pki, router.address, AGENT_INCOMING_UDP_PORT=str(port)))
+                with pytest.raises(UnavailableError) as err:
+                    await agent.start()
+                assert "AGENT_INCOMING_UDP_PORT" in (err.value.hint or "")
+                assert agent.pool is None and agent.udp is None
+                await agent.stop()  # a failed start leaves nothing to stop
+
+    run(scenario())
