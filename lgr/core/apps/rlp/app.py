@@ -12,7 +12,7 @@ import grpc
 from lgr.core.apps.rlp.config import RlpConfig
 from lgr.core.apps.rlp.egress import EgressService
 from lgr.core.apps.rlp.metrics import RlpMetrics
-from lgr.core.apps.rlp.routers import RouterPool
+from lgr.core.router_pool import RouterPool
 from lgr.core.component import Component
 from lgr.core.grpc_server import format_address, start_server
 from lgr.core.metrics import Registry
@@ -54,7 +54,7 @@ class Rlp(Component):
             ssl_context = server_ssl_context(
                 *cfg.metrics_tls,
                 env=("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH"))
-        self.pool = RouterPool(cfg.router_addrs, client_creds)
+        self.pool = RouterPool(cfg.router_addrs, client_creds, component=self.name)
         self.egress = EgressService(
             self.pool, self.m, max_streams=cfg.max_egress_streams, buffer_size=cfg.buffer_size,
             report_source_id=cfg.metric_source_id)

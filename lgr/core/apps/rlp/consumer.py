@@ -1,10 +1,9 @@
 """Consumer stream: one consumer's BatchedReceiver on every router, merged into one buffer.
 
-A reader task per router opens BatchedReceiver with the consumer's (validated) request, rewrites
-tags as the consumer asked (:mod:`.tags`; a batch needing no change keeps the router's bytes),
-splits it into envelope bytes and puts them in the stream's drop-oldest diode. When a router's
-stream ends or fails, its reader waits (0.1 s, doubling to 2 s) and opens it again, while the
-other readers carry on. The consumer's handler drains the diode in batches
+A :class:`~lgr.core.router_pool.RouterStream` reads BatchedReceiver from every router with the
+consumer's (validated) request (reopening a stream that breaks while the others carry on); each
+batch gets its tags rewritten as the consumer asked (:mod:`.tags`; a batch needing no change keeps
+the router's bytes), is split into envelope bytes and goes into the stream's drop-oldest diode. The consumer's handler drains the diode in batches
 (:mod:`lgr.core.batching`).
 
 When the consumer opted in (:mod:`lgr.core.drops`), a drop report goes ahead of the envelopes
@@ -16,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import grpc
 from google.protobuf.message import DecodeError
 
 from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.apps.rlp.metrics import RlpMetrics
-from lgr.core.apps.rlp.routers import MAX_BACKOFF, MIN_BACKOFF, RouterPool
 from lgr.core.apps.rlp.tags import converge_batch
 from lgr.core.batching import take_batch
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker, report
 from lgr.core.envelope import MalformedEnvelope, split_batch
+from lgr.core.router_pool import RouterPool, RouterStream
 
 IDLE_CHECK = 0.5  # seconds an idle stream sleeps before checking for closing / owed reports
 REPORT_INTERVAL = 1.0  # seconds between drop reports on one stream
@@ -53,9 +51,9 @@ class ConsumerStream:
         self._reported = 0
         self._last_report = float("-inf")
         self._report_bytes: bytes | None = None
-        self.connected: set[str] = set()
         self.closing = False
-        self._readers: list[asyncio.Task[None]] = []
+        self._routers = RouterStream(pool, self._request, self._accept,
+                                     metrics.router_connects, metrics.router_disconnects)
 
     @property
     def dropped(self) -> int:
@@ -64,21 +62,21 @@ class ConsumerStream:
 
     def start(self) -> None:
         """Start reading from every router."""
-        self._readers = [asyncio.ensure_future(self._read(addr)) for addr in self._pool.addrs]
+        self._routers.start()
 
     async def stop(self) -> None:
         """Stop reading from the routers (idempotent)."""
-        for task in self._readers:
-            task.cancel()
-        if self._readers:
-            await asyncio.gather(*self._readers, return_exceptions=True)
-        self._readers = []
+        await self._routers.stop()
+
+    @property
+    def connected(self) -> set[str]:
+        """The routers this stream is reading from now."""
+        return self._routers.connected
 
     def close(self) -> None:
         """Stop reading; :meth:`next_batch` returns what is buffered, then []."""
         self.closing = True
-        for task in self._readers:
-            task.cancel()
+        self._routers.cancel()
 
     async def next_batch(self) -> list[bytes]:
         """The next batch (:func:`take_batch`, led by a drop report when one is due); [] once
@@ -111,43 +109,6 @@ class ConsumerStream:
         self._reported, self._last_report = total, now
         self._report_bytes = env.SerializeToString()
         return self._report_bytes
-
-    async def _read(self, addr: str) -> None:
-        loop = asyncio.get_running_loop()
-        delay = MIN_BACKOFF
-        while True:
-            call = self._pool.batched_receiver(addr, self._request)
-            started = loop.time()
-            streamed = False
-            try:
-                await call.initial_metadata()
-                if not call.done():
-                    streamed = True
-                    self._connected(addr)
-                async for batch in call:
-                    if not streamed:
-                        streamed = True
-                        self._connected(addr)
-                    self._accept(batch, addr)
-            except grpc.aio.AioRpcError as exc:
-                self._pool.note_down(addr, f"{exc.code().name}: {exc.details()}")
-            except asyncio.CancelledError:
-                call.cancel()
-                raise
-            finally:
-                if addr in self.connected:
-                    self.connected.discard(addr)
-                    self._metrics.router_disconnects.inc()
-            if streamed or loop.time() - started > MAX_BACKOFF:
-                delay = MIN_BACKOFF
-            log.debug("stream %d: router %s stream ended; again in %.1fs", self.id, addr, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF)
-
-    def _connected(self, addr: str) -> None:
-        self.connected.add(addr)
-        self._metrics.router_connects.inc()
-        self._pool.note_up(addr)
 
     def _accept(self, batch: bytes, addr: str) -> None:
         try:

@@ -18,7 +18,7 @@ import grpc
 from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.apps.rlp.consumer import ConsumerStream
 from lgr.core.apps.rlp.metrics import RlpMetrics
-from lgr.core.apps.rlp.routers import RouterPool
+from lgr.core.router_pool import RouterPool
 from lgr.core.drops import wants_reports
 from lgr.core.envelope import join_batch
 from lgr.core.errors import InvalidSelectorError

@@ -25,7 +25,7 @@ from lgr.core.apps.tc.frames import FrameEncoder
 from lgr.core.apps.tc.handlers import Handlers
 from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.recent import RecentStore
-from lgr.core.apps.tc.routers import RouterPool, RouterStream
+from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
 from lgr.core.errors import TLSConfigError, UnavailableError
@@ -84,7 +84,7 @@ class TrafficController(Component):
         metrics_ssl = (server_ssl_context(*cfg.metrics_tls, env=METRICS_TLS_ENV)
                        if cfg.metrics_port != -1 else None)
         self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
-        self.pool = RouterPool(cfg.router_addrs, creds)
+        self.pool = RouterPool(cfg.router_addrs, creds, component=self.name)
         self.emitter = MetricEmitter(self.metrics, cfg.agent_addr, creds, cfg.metric_interval)
         self.handlers = Handlers(cfg, self.pool, self.encoder, self.m, self.authorizer,
                                  self.store, self.emitter)
@@ -115,8 +115,10 @@ class TrafficController(Component):
             await self._release()
             raise
         if self.store.enabled:
-            self._recent = RouterStream(self.pool, self.store.request(), self.store.accept,
-                                        self.m)
+            accept = self.store.accept
+            self._recent = RouterStream(
+                self.pool, self.store.request().SerializeToString(),
+                lambda batch, _addr: accept(batch), self.m.router_connects, self.m.router_disconnects)
             self._recent.start()
 
     async def _stop(self, grace: float) -> None:

@@ -37,7 +37,7 @@ from lgr.core.apps.tc.frames import FrameEncoder, app_request, firehose_request
 from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.multipart import content_type, multipart_body, new_boundary
 from lgr.core.apps.tc.recent import DEFAULT_LIMIT, RecentStore
-from lgr.core.apps.tc.routers import RouterPool, RouterStream
+from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.apps.tc.websocket import CLOSE_TIMEOUT, WebsocketSession
 from lgr.core.auth import Authorizer, Decision
 
@@ -175,7 +175,7 @@ class Handlers:
             dropped=m.dropped_egress, expired=m.keepalive_expired, on_slow=self._slow_consumer)
         frames = self._encoder.frames
 
-        def on_batch(batch: bytes) -> None:
+        def on_batch(batch: bytes, _addr: str) -> None:
             try:
                 session.push(frames(batch))
             except Exception as exc:  # noqa: BLE001 - one bad batch must not end the stream
@@ -183,7 +183,8 @@ class Handlers:
 
         gauge = m.firehoses if endpoint == "firehose" else m.app_streams
         # Subscribe first, then upgrade, as upstream: frames wait in the session's buffer.
-        stream = RouterStream(self._pool, egress, on_batch, m)
+        stream = RouterStream(self._pool, egress.SerializeToString(), on_batch,
+                              m.router_connects, m.router_disconnects)
         stream.start()
         self.sessions.add(session)
         gauge.inc()
