@@ -1,4 +1,5 @@
-"""Shared flags of the client commands (`lgr emit`, `lgr tail`): server address and mTLS files.
+"""Shared flags of the client commands (`lgr emit`, `lgr tail`, `lgr meta`): server addresses,
+mTLS files and the log cache's token.
 
 Each flag's help names its env var, read from lgr.core.clients.defaults; flags default to None
 and override the environment only when given (the precedence is in ``load_client_config``).
@@ -15,8 +16,10 @@ import typer
 
 from lgr.core.clients.defaults import (
     DEFAULT_AGENT_ADDR,
+    DEFAULT_CACHE_ADDR,
     DEFAULT_RLP_ADDR,
     AgentClientConfig,
+    CacheClientConfig,
     ClientTLSConfig,
     RlpClientConfig,
 )
@@ -39,6 +42,14 @@ AgentAddr = Annotated[Optional[str], typer.Option(
 RlpAddr = Annotated[Optional[str], typer.Option(
     "--rlp-addr", metavar="HOST:PORT", show_default=False, rich_help_panel=PANEL,
     help=_help(RlpClientConfig, "rlp_addr", DEFAULT_RLP_ADDR),
+)]
+CacheAddr = Annotated[Optional[str], typer.Option(
+    "--cache-addr", metavar="ADDR", show_default=False, rich_help_panel=PANEL,
+    help=_help(CacheClientConfig, "cache_addr", DEFAULT_CACHE_ADDR),
+)]
+Token = Annotated[Optional[str], typer.Option(
+    "--token", metavar="TOKEN", show_default=False, rich_help_panel=PANEL,
+    help=_help(CacheClientConfig, "token"),
 )]
 CaFile = Annotated[Optional[Path], typer.Option(
     "--ca-file", metavar="FILE", show_default=False, rich_help_panel=PANEL,

@@ -1,9 +1,14 @@
-"""`lgr tail`: stream envelopes from the reverse log proxy and print them as `cf tail` does.
+"""`lgr tail`: a source's recent envelopes from the log cache, then (with -f) its live stream, as `cf tail`.
+
+With a SOURCE (or --app), `lgr tail` prints the newest --lines (10) envelopes the log cache holds
+and exits; with --follow it then streams new ones from the reverse log proxy, without a gap or a
+repeat (lgr.core.clients.follow). Without a source there is no history to read: it streams the
+whole firehose from the rlp until Ctrl-C, --count or --timeout.
 
 Lines follow upstream's ``cf tail`` format (lgr.core.render), except that counters, gauges,
-timers and events show the envelope's own source_id in brackets: cf tail shows its SOURCE
-argument there, and `lgr tail` has none (it may stream many sources, or the whole firehose).
-``--json`` prints one object per envelope: Go's protojson, as the rlp gateway writes it.
+timers and events show the envelope's own source_id in brackets (cf tail shows its SOURCE
+argument, which is the same for one source id). ``--json`` prints one object per envelope: Go's
+protojson, as the rlp gateway writes it.
 
 Colours only on a terminal; piped output is the exact bytes. Reconnects and drops the rlp
 reports for this stream appear as dim lines on stderr. Ctrl-C ends with a count on stderr, exit 0.
@@ -18,41 +23,69 @@ import os
 import re
 import sys
 import time
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from lgr.commands import _client
+from lgr.commands._tail_output import Printer, TextFilter
 from lgr.console import console, err_console, escape
-from lgr.core.errors import TimeoutExpiredError, UsageError
+from lgr.core.errors import LgrError, TimeoutExpiredError, UsageError
+
+if TYPE_CHECKING:
+    from lgr.core.clients.local_filter import LocalFilter
 
 FILTERS = "Filters"
+HISTORY = "History"
 OUTPUT = "Output"
+MAX_LINES = 1000
 
 
 class Kind(str, enum.Enum):
-    """Envelope types, as `--type` takes them."""
+    """Envelope types, as `--envelope-type` takes them (any case)."""
 
     log = "log"
     counter = "counter"
     gauge = "gauge"
     timer = "timer"
     event = "event"
+    any = "any"
 
 
-LABEL_STYLES = {"ERR": "red", "COUNTER": "magenta", "GAUGE": "blue", "TIMER": "yellow", "EVENT": "green"}
+class EnvelopeClass(str, enum.Enum):
+    """Envelope classes, as `--envelope-class` takes them."""
+
+    logs = "logs"
+    metrics = "metrics"
+    any = "any"
+
+
+CLASS_KINDS = {"logs": ["log", "event"], "metrics": ["counter", "gauge", "timer"], "any": []}
 
 
 def command(
+    source: Annotated[Optional[str], typer.Argument(
+        metavar="SOURCE_ID", show_default=False,
+        help="Source id to tail (an app guid or a component name). Default: the whole firehose, "
+        "live only.",
+    )] = None,
     apps: Annotated[Optional[list[str]], typer.Option(
         "--app", "-a", metavar="SOURCE_ID", show_default=False, rich_help_panel=FILTERS,
-        help="Only envelopes with this source id (an app guid or a component name); repeatable. "
-        "Default: every source (the firehose).",
+        help="Another source id to tail; repeatable.",
     )] = None,
     types: Annotated[Optional[list[Kind]], typer.Option(
-        "--type", "-t", show_default=False, rich_help_panel=FILTERS,
-        help="Only this envelope type; repeatable. Default: every type (or those --counter-name "
-        "and --gauge-name imply).",
+        "--envelope-type", "-t", case_sensitive=False, show_default=False, rich_help_panel=FILTERS,
+        help="Only this envelope type; repeatable. Default: every type (or those --counter-name, "
+        "--gauge-name and --name-filter imply).",
+    )] = None,
+    envelope_class: Annotated[Optional[EnvelopeClass], typer.Option(
+        "--envelope-class", "-c", case_sensitive=False, show_default=False, rich_help_panel=FILTERS,
+        help="Only logs (and events), or only metrics (counters, gauges, timers).",
+    )] = None,
+    name_filter: Annotated[Optional[str], typer.Option(
+        "--name-filter", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
+        help="Only counters and timers whose name, and gauges with a metric whose name, matches; "
+        "gauges keep only the matching metrics.",
     )] = None,
     counter_name: Annotated[Optional[str], typer.Option(
         "--counter-name", metavar="NAME", show_default=False, rich_help_panel=FILTERS,
@@ -64,8 +97,8 @@ def command(
     )] = None,
     shard_id: Annotated[str, typer.Option(
         "--shard-id", metavar="ID", rich_help_panel=FILTERS,
-        help="Join this shard group: consumers with the same id share the stream, each envelope "
-        "going to one of them. Default: a stream of your own.",
+        help="Join this shard group for the live stream: consumers with the same id share it, "
+        "each envelope going to one of them. Default: a stream of your own.",
     )] = "",
     include: Annotated[Optional[str], typer.Option(
         "--include", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
@@ -75,6 +108,22 @@ def command(
         "--exclude", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
         help="Skip lines (or JSON objects) this regular expression matches.",
     )] = None,
+    lines: Annotated[Optional[int], typer.Option(
+        "--lines", "-n", min=0, max=MAX_LINES, metavar="N", show_default=False, rich_help_panel=HISTORY,
+        help="How many recent envelopes to print from the log cache (0 to 1000). Default: 10.",
+    )] = None,
+    follow_: Annotated[bool, typer.Option(
+        "--follow", "-f", rich_help_panel=HISTORY,
+        help="After the history, keep printing new envelopes from the reverse log proxy.",
+    )] = False,
+    start_time: Annotated[Optional[int], typer.Option(
+        "--start-time", metavar="NS", show_default=False, rich_help_panel=HISTORY,
+        help="History from this time on (Unix nanoseconds).",
+    )] = None,
+    end_time: Annotated[Optional[int], typer.Option(
+        "--end-time", metavar="NS", show_default=False, rich_help_panel=HISTORY,
+        help="History before this time (Unix nanoseconds). Default: now.",
+    )] = None,
     as_json: Annotated[bool, typer.Option(
         "--json", rich_help_panel=OUTPUT, help="Print one JSON object per envelope (the rlp gateway's protojson).",
     )] = False,
@@ -83,142 +132,163 @@ def command(
         help="Print this character of log payloads as a line break, e.g. '\\u2028' (as cf tail --new-line).",
     )] = None,
     count: Annotated[Optional[int], typer.Option(
-        "--count", "-n", min=1, metavar="N", show_default=False, rich_help_panel=OUTPUT,
+        "--count", min=1, metavar="N", show_default=False, rich_help_panel=OUTPUT,
         help="Exit after printing N envelopes.",
     )] = None,
     timeout: Annotated[Optional[float], typer.Option(
         "--timeout", min=0.0, metavar="SECONDS", show_default=False, rich_help_panel=OUTPUT,
         help="Exit after this long; with --count, exit 10 if fewer than N were printed by then.",
     )] = None,
+    cache_addr: _client.CacheAddr = None,
+    token: _client.Token = None,
     rlp_addr: _client.RlpAddr = None,
     ca_file: _client.CaFile = None,
     cert_file: _client.CertFile = None,
     key_file: _client.KeyFile = None,
     connect_timeout: _client.ConnectTimeout = _client.CONNECT_TIMEOUT,
 ) -> None:
-    """Stream envelopes from the reverse log proxy, printed as `cf tail` prints them.
+    """Print a source's recent envelopes from the log cache, then with -f follow it live (as `cf tail`).
 
-    Without --app, streams the whole firehose. Examples:
+    Without a SOURCE_ID, streams the whole firehose from the reverse log proxy. Examples:
 
-      lgr tail --app my-app --type log
+      lgr tail my-app -n 50
 
-      lgr tail --type counter --counter-name requests --json
+      lgr tail my-app -f --envelope-class logs
+
+      lgr tail router -t counter --name-filter '^requests' --json
+
+      lgr tail -t counter --counter-name requests
     """
-    keep = _Filter(_regex("--include", include), _regex("--exclude", exclude))
-    newline_char = _new_line(new_line)
-    _client.quiet_grpc()
-    from lgr.core.clients.defaults import RlpClientConfig
-    from lgr.core.clients.egress import EgressClient, describe_event, egress_request
+    from lgr.core.clients.local_filter import LocalFilter
 
-    config = _client.load(RlpClientConfig, rlp_addr=rlp_addr, ca_file=ca_file, cert_file=cert_file,
-                          key_file=key_file)
-    request = egress_request(apps or [], [t.value for t in types or []], counter_name=counter_name or "",
-                             gauge_names=gauge_names or [], shard_id=shard_id)
-    printer = _Printer(as_json, newline_char, keep, colour=console.is_terminal)
-    client = EgressClient.from_config(
-        config, request, connect_timeout=connect_timeout,
-        on_event=lambda event: _status(describe_event(event, config.rlp_addr)),
-    )
-    if err_console.is_terminal:
-        what = f"source {', '.join(apps)}" if apps else "the firehose"
-        _status(f"streaming {what} from the rlp at {config.rlp_addr} (Ctrl-C to stop)")
+    sources = list(dict.fromkeys(([source] if source else []) + (apps or [])))
+    kinds = _kinds(types, envelope_class, counter_name, gauge_names, name_filter)
+    keep = TextFilter(_regex("--include", include), _regex("--exclude", exclude))
+    local = LocalFilter(_regex("--name-filter", name_filter), counter_name, gauge_names)
+    newline_char = _new_line(new_line)
+    if not sources and (lines is not None or start_time is not None or end_time is not None):
+        raise UsageError("--lines, --start-time and --end-time need a SOURCE_ID: the log cache "
+                         "keeps history per source", hint="e.g. lgr tail my-app -n 20")
+    if start_time is not None and end_time is not None and start_time > end_time:
+        raise UsageError("Invalid date/time range. Ensure your start time is prior or equal the end time.")
+    history = _history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name)
+    printer = Printer(as_json, newline_char, keep, colour=console.is_terminal)
     started = time.monotonic()
+    client = None
     try:
-        timed_out = asyncio.run(_stream(client, printer, count, timeout))
+        if sources and not follow_:
+            asyncio.run(_print_history(_cache_config(cache_addr, token, ca_file), history, printer,
+                                       local, count, timeout))
+            return
+        _client.quiet_grpc()
+        from lgr.core.clients.defaults import RlpClientConfig
+        from lgr.core.clients.egress import EgressClient, describe_event, egress_request
+
+        config = _client.load(RlpClientConfig, rlp_addr=rlp_addr, ca_file=ca_file, cert_file=cert_file,
+                              key_file=key_file)
+        request = egress_request(sources, kinds, counter_name=counter_name or "",
+                                 gauge_names=gauge_names or [], shard_id=shard_id)
+        client = EgressClient.from_config(
+            config, request, connect_timeout=connect_timeout,
+            on_event=lambda event: _status(describe_event(event, config.rlp_addr)),
+        )
+        if err_console.is_terminal:
+            what = f"source {', '.join(sources)}" if sources else "the firehose"
+            _status(f"streaming {what} from the rlp at {config.rlp_addr} (Ctrl-C to stop)")
+        batches = client.batches()
+        if sources:
+            batches = _followed(_cache_config(cache_addr, token, ca_file), batches, history, printer)
+        timed_out = asyncio.run(_stream(batches, printer, local, count, timeout))
     except KeyboardInterrupt:
         timed_out = False
     except BrokenPipeError:
         _silence_stdout()  # the reader went away (`lgr tail | head`): not an error
         return
-    _summary(client.received, printer.shown, time.monotonic() - started)
+    except TimeoutError:
+        timed_out = True  # only the history read of a tail without -f gets here
+    if client is not None:
+        _summary(client.received, printer.shown - printer.history, time.monotonic() - started,
+                 printer.history if sources else None)
     if timed_out and count is not None:
         raise TimeoutExpiredError(
             f"--timeout {timeout:g}s expired after {printer.shown} of {count} envelopes",
-            hint="is anything emitting what --app / --type select?",
+            hint="is anything emitting what the source and type filters select?",
         )
 
 
-async def _stream(client, printer: _Printer, count: int | None, timeout: float | None) -> bool:
+def _kinds(types: list[Kind] | None, envelope_class: EnvelopeClass | None, counter_name: str | None,
+           gauge_names: list[str] | None, name_filter: str | None) -> list[str]:
+    """The envelope types to ask for ([]: every type)."""
+    if types and envelope_class is not None:
+        raise UsageError("--envelope-type cannot be used with --envelope-class")
+    if envelope_class is not None:
+        return CLASS_KINDS[envelope_class.value]
+    chosen = [t.value for t in types or []]
+    if "any" in chosen:
+        return []
+    if not chosen:  # the name filters imply their types, as egress_request's
+        chosen = (["counter"] if counter_name else []) + (["gauge"] if gauge_names else [])
+    if not chosen and name_filter:
+        chosen = ["counter", "gauge", "timer"]  # the only types a name filter keeps
+    return list(dict.fromkeys(chosen))
+
+
+def _cache_config(cache_addr: str | None, token: str | None, ca_file):  # noqa: ANN001, ANN202
+    from lgr.core.clients.defaults import CacheClientConfig
+
+    return _client.load(CacheClientConfig, cache_addr=cache_addr, token=token, ca_file=ca_file)
+
+
+def _history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name):  # noqa: ANN001, ANN202
+    from lgr.core.clients.follow import HistoryRequest
+
+    if counter_name and not name_filter:
+        name_filter = f"^{re.escape(counter_name)}$"  # let the cache pick them, so -n counts them
+    return HistoryRequest(sources, 10 if lines is None else lines, start_time or 0, end_time,
+                          [k.upper() for k in kinds], name_filter)
+
+
+async def _print_history(config, request, printer: Printer, local: LocalFilter,  # noqa: ANN001
+                         count: int | None, timeout: float | None) -> None:
+    from lgr.core.clients.follow import read_history
+    from lgr.core.clients.logcache import LogCacheClient
+
+    async with asyncio.timeout(timeout), LogCacheClient.from_config(config) as cache:
+        envs = await read_history(cache, request)
+    printer.print_batch(local(envs), count)
+    if not envs and err_console.is_terminal:
+        _status(f"the log cache at {config.cache_url} holds nothing for {', '.join(request.sources)} "
+                "in that range")
+
+
+async def _followed(config, live, request, printer: Printer):  # noqa: ANN001, ANN202
+    from lgr.core.clients.follow import follow
+    from lgr.core.clients.logcache import LogCacheClient
+
+    def warn(exc: LgrError) -> None:
+        _status(f"no history: {exc.message}; following the live stream only")
+
+    async with LogCacheClient.from_config(config) as cache:
+        async with contextlib.aclosing(follow(cache, live, request, warn)) as batches:
+            first = True
+            async for batch in batches:
+                yield batch
+                if first:  # the history: printed by now
+                    printer.history, first = printer.shown, False
+
+
+async def _stream(batches, printer: Printer, local: LocalFilter, count: int | None,  # noqa: ANN001
+                  timeout: float | None) -> bool:
     """Print until ``count`` envelopes are shown (False) or ``timeout`` expires (True)."""
     try:
         async with asyncio.timeout(timeout):
-            async with contextlib.aclosing(client.batches()) as batches:
-                async for batch in batches:
-                    if printer.print_batch(batch, count):
+            async with contextlib.aclosing(batches) as stream:
+                async for batch in stream:
+                    if printer.print_batch(local(batch), count):
                         return False
     except TimeoutError:
         return True
     return False
-
-
-class _Filter:
-    """--include / --exclude over the rendered text."""
-
-    def __init__(self, include: re.Pattern[str] | None, exclude: re.Pattern[str] | None) -> None:
-        self.include, self.exclude = include, exclude
-        self.active = include is not None or exclude is not None
-
-    def __call__(self, text: str) -> bool:
-        if self.include is not None and not self.include.search(text):
-            return False
-        return self.exclude is None or not self.exclude.search(text)
-
-
-class _Printer:
-    """Renders batches to stdout: exact bytes when piped, rich colours on a terminal."""
-
-    def __init__(self, as_json: bool, new_line: str | None, keep: _Filter, colour: bool) -> None:
-        from lgr.core import protojson, render
-
-        self._render, self._protojson = render, protojson
-        self.as_json, self.new_line, self.keep, self.colour = as_json, new_line, keep, colour
-        self.shown = 0
-
-    def print_batch(self, batch, count: int | None) -> bool:
-        """Print what passes the filters; True once ``count`` envelopes have been printed."""
-        out: list[bytes] = []
-        done = False
-        for env in batch:
-            if self.as_json:
-                text = self._protojson.envelope_json(env)
-                if self.keep.active and not self.keep(text):
-                    continue
-                out.append(text.encode("utf-8") + b"\n")
-            else:
-                line = self._render.pretty(env, new_line=self.new_line)
-                if self.keep.active and not self.keep(line.text()):
-                    continue
-                if self.colour:
-                    console.print(_styled(line), soft_wrap=True, highlight=False)
-                else:
-                    out.append(line.to_bytes())
-            self.shown += 1
-            if count is not None and self.shown >= count:
-                done = True
-                break
-        if out:
-            sys.stdout.buffer.write(b"".join(out))
-            sys.stdout.buffer.flush()
-        return done
-
-
-def _styled(line):
-    from rich.text import Text
-
-    if not line.label:  # an envelope without a message: Go prototext
-        return Text(line.text(), style="dim")
-    text = Text()
-    stamp, _, source = line.header.strip().partition(" ")
-    text.append("   ")
-    text.append(stamp, style="dim")
-    text.append(" ")
-    text.append(source, style="cyan")
-    text.append(" ")
-    style = LABEL_STYLES.get(line.label, "")
-    text.append(line.label, style=style)
-    body = line.body[:-1] if line.body.endswith(b"\n") else line.body
-    text.append(" " + body.decode("utf-8", errors="replace"), style="red" if line.label == "ERR" else "")
-    return text
 
 
 def _regex(flag: str, pattern: str | None) -> re.Pattern[str] | None:
@@ -245,9 +315,10 @@ def _status(message: str) -> None:
     err_console.print(f"[dim]{escape(message)}[/]", soft_wrap=True)
 
 
-def _summary(received: int, shown: int, elapsed: float) -> None:
+def _summary(received: int, shown: int, elapsed: float, history: int | None = None) -> None:
     filtered = f", {shown} shown" if shown != received else ""
-    _status(f"received {received} envelopes{filtered} in {elapsed:.1f}s")
+    before = f"{history} from the log cache, then " if history is not None else ""
+    _status(f"{before}received {received} envelopes{filtered} in {elapsed:.1f}s")
 
 
 def _silence_stdout() -> None:

@@ -1,4 +1,6 @@
-"""`lgr tail` as a real subprocess against a test rlp (mTLS BatchedReceiver) on 127.0.0.1."""
+"""`lgr tail` streaming, as a real subprocess against a test rlp (mTLS BatchedReceiver) on 127.0.0.1.
+
+History from the log cache (and -f after it) is in test_tail_history_cmd.py."""
 
 from __future__ import annotations
 
@@ -62,7 +64,8 @@ def test_prints_cf_tail_lines_of_every_kind_from_the_firehose(pki, tmp_path, rlp
 
 
 def test_json_prints_one_protojson_object_per_envelope(pki, tmp_path, rlp):
-    proc = run_lgr("tail", "--json", "-n", "3", "--app", "app", "--app", "vm", "-t", "log", "-t", "gauge",
+    proc = run_lgr("tail", "--json", "--count", "3", "-f", "-n", "0", "--app", "app", "--app", "vm",
+                   "-t", "log", "-t", "gauge",
                    "--gauge-name", "cpu", "--gauge-name", "mem", "--shard-id", "g1",
                    env=rlp_env(pki, tmp_path, rlp))
     assert proc.returncode == 0, proc.stderr
@@ -75,7 +78,7 @@ def test_json_prints_one_protojson_object_per_envelope(pki, tmp_path, rlp):
 
 
 def test_include_and_exclude_filter_the_rendered_lines(pki, tmp_path, rlp):
-    proc = run_lgr("tail", "--include", "COUNTER|GAUGE|EVENT", "--exclude", "percentage", "-n", "2",
+    proc = run_lgr("tail", "--include", "COUNTER|GAUGE|EVENT", "--exclude", "percentage", "--count", "2",
                    env=rlp_env(pki, tmp_path, rlp))
     assert proc.returncode == 0, proc.stderr
     assert [line.split(b"] ", 1)[1] for line in proc.stdout.splitlines()] == [
@@ -93,7 +96,7 @@ def test_a_bad_regex_is_one_line_naming_the_flag(pki, tmp_path, flag):
 
 
 def test_an_unknown_type_is_a_usage_error(pki, tmp_path):
-    proc = run_lgr("tail", "--type", "metric", env=client_env(pki, tmp_path))
+    proc = run_lgr("tail", "-t", "metric", env=client_env(pki, tmp_path))
     assert proc.returncode == ExitCode.USAGE
     assert b"Traceback" not in proc.stderr
 
@@ -105,7 +108,7 @@ def test_reconnects_and_reports_drops_on_stderr(pki, tmp_path):
         [[EVERY_KIND[2]]],
     ]
     with ServerThread(FakeEgress(scripts), pki, "rlp") as server:
-        proc = run_lgr("tail", "-n", "2", env=rlp_env(pki, tmp_path, server))
+        proc = run_lgr("tail", "--count", "2", env=rlp_env(pki, tmp_path, server))
         assert len(server.servicer.requests) == 2
         assert server.servicer.metadata[0][drops.REPORT_METADATA_KEY] == "1"
     assert proc.returncode == 0, proc.stderr
@@ -133,7 +136,7 @@ def test_ctrl_c_exits_0_with_a_count(pki, tmp_path, rlp):
 
 
 def test_timeout_before_count_exits_10(pki, tmp_path, rlp):
-    proc = run_lgr("tail", "-n", "100", "--timeout", "0.5", env=rlp_env(pki, tmp_path, rlp))
+    proc = run_lgr("tail", "--count", "100", "--timeout", "0.5", env=rlp_env(pki, tmp_path, rlp))
     assert proc.returncode == ExitCode.TIMEOUT
     assert proc.stdout.count(b"\n") == len(EVERY_KIND)
     assert error_lines(proc)[-2] == f"error: --timeout 0.5s expired after {len(EVERY_KIND)} of 100 envelopes"
@@ -149,7 +152,7 @@ def test_an_unreachable_rlp_exits_5(pki, tmp_path):
 def test_colours_on_a_terminal(pki, tmp_path, rlp):
     env = rlp_env(pki, tmp_path, rlp)
     env.update(FORCE_COLOR="1", COLUMNS="40")  # what rich sees on a terminal; lines must not wrap
-    proc = run_lgr("tail", "-n", "3", env=env)
+    proc = run_lgr("tail", "--count", "3", env=env)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
     assert "\x1b[31mERR" in out and "\x1b[35mCOUNTER" in out
@@ -159,3 +162,15 @@ def test_colours_on_a_terminal(pki, tmp_path, rlp):
         "   2023-11-14T22:13:20.12+0000 [unknown/1] ERR bad \ufffd",
         "   2023-11-14T22:13:20.12+0000 [app] COUNTER requests:5",
     ]
+
+
+def test_follow_without_a_reachable_cache_warns_and_streams(pki, tmp_path, rlp):
+    env = rlp_env(pki, tmp_path, rlp)
+    env["LGR_CACHE_ADDR"] = "127.0.0.1:1"
+    proc = run_lgr("tail", "app", "-f", "--count", "2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(b"\n") == 2
+    status = error_lines(proc)
+    assert status[0].startswith("no history: cannot reach the log cache at http://127.0.0.1:1")
+    assert status[-1].startswith("0 from the log cache, then received")
+    assert selectors_of(rlp)[0] == ("app", "log")

@@ -1,13 +1,17 @@
-"""Client defaults: where `lgr emit` and `lgr tail` find the agent, the rlp and their certificates.
+"""Client defaults: where `lgr emit`, `lgr tail` and `lgr meta` find the agent, the rlp, the log
+cache and their certificates.
 
 Precedence, highest first: flags, environment variables, the stack a running `lgr up` describes
 in ``up.json`` in lgr's state directory (lgr.core.up_state), then built-in defaults, which are
-those `lgr up` uses: the agent on 127.0.0.1:3458, the rlp on 127.0.0.1:8083, and the ``client``
-certificate in lgr's certs directory (``$LGR_STATE_DIR/certs``, see lgr.core.paths).
+those `lgr up` uses: the agent on 127.0.0.1:3458, the rlp on 127.0.0.1:8083, the log cache on
+127.0.0.1:8080, and the ``client`` certificate in lgr's certs directory (``$LGR_STATE_DIR/certs``,
+see lgr.core.paths).
 
 ==================  ====================================
 LGR_AGENT_ADDR      agent gRPC address (host:port)
 LGR_RLP_ADDR        reverse log proxy gRPC address
+LGR_CACHE_ADDR      log cache HTTP API (host:port for http, or an http(s):// URL)
+LGR_TOKEN           bearer token for the log cache (``lgr token create``)
 LGR_CA_FILE         CA that signed the server's certificate
 LGR_CERT_FILE       client certificate (signed by that CA)
 LGR_KEY_FILE        its private key
@@ -28,6 +32,7 @@ from lgr.core.config import env_name, load_config, setting
 
 DEFAULT_AGENT_ADDR = "127.0.0.1:3458"
 DEFAULT_RLP_ADDR = "127.0.0.1:8083"
+DEFAULT_CACHE_ADDR = "127.0.0.1:8080"
 CLIENT_CERT_NAME = "client"
 TLS_ENV = ("LGR_CA_FILE", "LGR_CERT_FILE", "LGR_KEY_FILE")
 
@@ -80,7 +85,31 @@ class RlpClientConfig(ClientTLSConfig):
         return address_problems("LGR_RLP_ADDR", self.rlp_addr, DEFAULT_RLP_ADDR)
 
 
-_ADDRESS_KINDS = {"agent_addr": "agent", "rlp_addr": "rlp"}
+@dataclass(frozen=True)
+class CacheClientConfig(ClientTLSConfig):
+    """Where a client reads history and metadata: a log cache's HTTP API, and the token it sends."""
+
+    cache_addr: str = setting("LGR_CACHE_ADDR", DEFAULT_CACHE_ADDR,
+                              "log cache address (host:port for http, or an http(s):// URL)")
+    token: str = setting("LGR_TOKEN", "", "bearer token the log cache accepts (`lgr token create`)",
+                         secret=True)
+
+    @property
+    def cache_url(self) -> str:
+        """The API's base URL: ``cache_addr`` with ``http://`` added when it has no scheme."""
+        addr = self.cache_addr.strip().rstrip("/")
+        return addr if "://" in addr else f"http://{addr}"
+
+    def validate(self) -> list[str]:
+        addr = self.cache_addr.strip()
+        scheme, sep, rest = addr.partition("://")
+        if sep and scheme not in ("http", "https"):
+            return [f"LGR_CACHE_ADDR={addr!r}: use http:// or https://, or host:port"]
+        return address_problems("LGR_CACHE_ADDR", rest.rstrip("/") if sep else addr, DEFAULT_CACHE_ADDR)
+
+
+# Config field -> the kind of `lgr up` component whose address it defaults to.
+_ADDRESS_KINDS = {"agent_addr": "agent", "rlp_addr": "rlp", "cache_addr": "cache"}
 
 
 def load_client_config(

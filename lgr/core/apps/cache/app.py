@@ -1,0 +1,147 @@
+"""Cache app: wires the store, the nozzle from the rlp, the HTTP API and the metrics endpoint.
+
+``await start()`` binds ADDR (port 0: any free port), HTTPS when EXTERNAL_CERT is set (server
+certificate only, TLS 1.2 or later, as upstream's gateway), starts the metrics endpoint and the
+nozzle, and logs ``cache http bound to: host:port``. Access lines go to ``lgr.cache.access``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from aiohttp import web
+
+from lgr.core import tls
+from lgr.core.apps.cache.access import Access
+from lgr.core.apps.cache.config import METRICS_TLS_ENV, PROVIDER_TLS_ENV, CacheConfig
+from lgr.core.apps.cache.http_api import HttpApi
+from lgr.core.apps.cache.metrics import CacheMetrics
+from lgr.core.apps.cache.promql import Engine
+from lgr.core.apps.cache.store import Store
+from lgr.core.auth import Authorizer, build_authorizer
+from lgr.core.component import Component
+from lgr.core.errors import TLSConfigError, UnavailableError
+from lgr.core.grpc_server import format_address
+from lgr.core.metrics import Registry
+from lgr.core.metrics_server import MetricsServer
+
+ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
+HTTP_ENV = ("EXTERNAL_CERT", "EXTERNAL_KEY")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def https_context(cert_path: str, key_path: str) -> ssl.SSLContext:
+    """A server-only TLS context (no client certificates), checked up front."""
+    cert = tls.load_certificates(cert_path, env=HTTP_ENV[0])[0]
+    key = tls.load_private_key(key_path, env=HTTP_ENV[1])
+    if not tls.key_matches(cert, key):
+        raise TLSConfigError(f"{key_path} is not the key of {cert_path}",
+                             hint="set EXTERNAL_CERT and EXTERNAL_KEY to a matching pair")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+class Cache(Component):
+    """The log cache; ``store`` exists from construction, the servers from ``start()``."""
+
+    name = "cache"
+    protocol = "http"
+
+    def __init__(self, config: CacheConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.port: int | None = None
+        self.metrics = Registry()
+        self.m = CacheMetrics(self.metrics)
+        self.store = Store(config.max_per_source, config.memory_cap())
+        self.nozzle = None
+        self.authorizer: Authorizer | None = None
+        self._tls = bool(config.external_cert)
+        self._runner: web.AppRunner | None = None
+        self._metrics_server: MetricsServer | None = None
+
+    @property
+    def url(self) -> str:
+        """http(s)://host:port of the API, once started."""
+        return f"{'https' if self._tls else 'http'}://{self.address}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """The metrics endpoint's URL, once started with metrics on."""
+        return self._metrics_server.url if self._metrics_server else None
+
+    def render_metrics(self) -> str:
+        """The Prometheus text of the cache's metrics, brought up to date."""
+        self.m.sync_slow(self.store)
+        return self.metrics.render_prometheus()
+
+    async def _start(self) -> None:
+        cfg = self.config
+        https = https_context(cfg.external_cert, cfg.external_key) if self._tls else None
+        metrics_tls = cfg.metrics_tls
+        metrics_ssl = None
+        if cfg.metrics_port != -1 and metrics_tls is not None:
+            metrics_ssl = tls.server_ssl_context(*metrics_tls, env=METRICS_TLS_ENV)
+        self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
+        self.m.memory_limit.set(self.store.memory_limit)
+        api = HttpApi(self.store, Engine(self.store, float(cfg.query_timeout)),
+                      Access(self.authorizer), self.m)
+        api.app.on_response_prepare.append(_drop_server_header)
+        self._runner = web.AppRunner(api.app, handle_signals=False, shutdown_timeout=1.0,
+                                     access_log=logging.getLogger("lgr.cache.access"),
+                                     access_log_format=ACCESS_LOG_FORMAT)
+        try:
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=https,
+                               reuse_address=True)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise UnavailableError(f"cache could not bind {cfg.addr}: {exc.strerror}",
+                                       hint="choose another ADDR") from exc
+            self.port = self._runner.addresses[0][1]
+            self.address = format_address(cfg.host, self.port)
+            if cfg.metrics_port != -1:
+                host = cfg.host if metrics_ssl is not None else "127.0.0.1"
+                self._metrics_server = MetricsServer(self.render_metrics, host, cfg.metrics_port,
+                                                     metrics_ssl, component=self.name)
+                await self._metrics_server.start()
+            if cfg.logs_provider_addr:
+                self._start_nozzle()
+            else:
+                logging.getLogger("lgr.cache").warning(
+                    "cache: LOGS_PROVIDER_ADDR is not set: nothing fills the cache")
+        except BaseException:
+            await self._close()
+            raise
+
+    def _start_nozzle(self) -> None:
+        from lgr.core.apps.cache.nozzle import Nozzle
+
+        cfg = self.config
+        creds = tls.client_credentials(*cfg.provider_tls, env=PROVIDER_TLS_ENV)
+        self.nozzle = Nozzle(cfg.logs_provider_addr, creds, cfg.logs_provider_common_name,
+                             self.store, self.m, cfg.shard_id, cfg.selectors)
+        self.spawn(self.nozzle.run(), name="nozzle")
+
+    async def _stop(self, grace: float) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+            self._metrics_server = None
+        if self.authorizer is not None:
+            await self.authorizer.close()
+            self.authorizer = None
+
+
+async def _drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    # Go's net/http sends no Server header; neither does upstream's gateway.
+    response.headers.pop("Server", None)

@@ -1,0 +1,205 @@
+"""PromQL: instant and range queries over the store's counters, gauges and timers, as log cache runs them.
+
+Log cache's data model (log-cache-release ``internal/promql``): a selector must name its source
+ids with ``source_id="id"`` or ``source_id=~"a|b"`` (the regex is split on ``|``); an envelope's
+samples are a counter's total, a gauge metric's value and a timer's ``stop - start``, matched by
+name after upstream's sanitizing (``cpu.percent`` is ``cpu_percent``); labels are the tags plus
+``source_id`` and a non-empty ``instance_id`` (no ``__name__``); timestamps are truncated to the
+second. Evaluation follows Prometheus 2.x: instant selectors look back 5 minutes, range selectors
+hold ``[t - range, t]``, ``rate``/``increase`` extrapolate as ``extrapolatedRate`` does, ``avg``
+is a running mean. Results are sorted by labels.
+
+Answers are the Prometheus HTTP API's JSON exactly as log cache's marshaler writes it: times as
+seconds with three decimals, values as Go's shortest ``'f'`` strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from decimal import Decimal
+
+from lgr.core.apps.cache import promql_eval as ev
+from lgr.core.apps.cache import promql_parser as p
+from lgr.core.apps.cache.store import Store
+
+LOOKBACK_MS = 5 * 60 * 1000
+MAX_POINTS = 11_000  # per series, as Prometheus's API limits range queries
+BAD_DATA, INTERNAL = "bad_data", "internal"
+
+
+class QueryError(Exception):
+    """A query that cannot be answered: ``kind`` bad_data (400) or internal (500)."""
+
+    def __init__(self, message: str, kind: str = INTERNAL) -> None:
+        super().__init__(message)
+        self.message, self.kind = message, kind
+
+    @property
+    def status(self) -> int:
+        return 400 if self.kind == BAD_DATA else 500
+
+    @property
+    def body(self) -> bytes:
+        return _dumps({"status": "error", "errorType": self.kind, "error": self.message})
+
+
+def parse_query(query: str) -> object:
+    """The syntax tree of ``query``; QueryError (bad_data) when it is not supported PromQL."""
+    try:
+        return p.parse(query)
+    except p.ParseError as exc:
+        raise QueryError(str(exc), BAD_DATA) from None
+
+
+def source_ids(tree: object) -> list[str]:
+    """Every source id the query's selectors name (what authorization checks)."""
+    found: list[str] = []
+    for selector in ev.selectors(tree):
+        for sid in ev.selected_sources(selector):
+            if sid not in found:
+                found.append(sid)
+    return found
+
+
+def parse_time(param: str) -> int:
+    """Unix seconds (with a fraction) or RFC 3339 text as nanoseconds, as upstream's ParseTime."""
+    try:
+        return int(float(param) * 1e9)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        from datetime import datetime
+
+        return int(datetime.fromisoformat(param.replace("Z", "+00:00")).timestamp() * 1e9)
+    except (ValueError, OverflowError):
+        raise QueryError(f"cannot parse {param!r} to a valid Unix or RFC3339 timestamp") from None
+
+
+def parse_step(param: str) -> int:
+    """A step in milliseconds from seconds (``15``, ``0.5``) or a duration (``1m``)."""
+    try:
+        return int(float(param) * 1000)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return p.parse_duration_ms(param)
+    except p.ParseError:
+        raise QueryError(f"cannot parse {param!r} to a valid step") from None
+
+
+class Engine:
+    """Answers queries from ``store``; a query running longer than ``timeout`` s fails."""
+
+    def __init__(self, store: Store, timeout: float = 10.0) -> None:
+        self.store = store
+        self.timeout = timeout
+
+    def instant(self, tree: object, time_param: str = "") -> bytes:
+        """The JSON answer of an instant query at ``time_param`` (default: now, whole second)."""
+        at_ns = parse_time(time_param) if time_param else time.time_ns() // 10**9 * 10**9
+        t = at_ns // 1_000_000
+        ctx = ev.Context(self.store, t, t, LOOKBACK_MS, time.monotonic() + self.timeout)
+        value = _evaluate(ctx, tree, t)
+        node_type = tree.type  # type: ignore[attr-defined]
+        if node_type == p.SCALAR:
+            return _success("scalar", _point(t, value))
+        if node_type == p.MATRIX:
+            return _success("matrix", [_series(k, pts) for k, pts in sorted(value)])
+        return _success("vector", [{"metric": _Labels(k), "value": _point(t, v)}
+                                   for k, v in sorted(value)])
+
+    def range(self, tree: object, start: str, end: str, step: str) -> bytes:
+        """The JSON answer (a matrix) of a range query."""
+        try:
+            step_ms = parse_step(step)
+        except QueryError as exc:
+            raise QueryError(f"couldn't parse step: {exc.message}") from None
+        bounds = []
+        for name, param in (("start", start), ("end", end)):
+            try:
+                bounds.append(parse_time(param) // 1_000_000)
+            except QueryError as exc:
+                raise QueryError(f"couldn't parse {name}: {exc.message}") from None
+        start_ms, end_ms = bounds
+        if step_ms <= 0:
+            raise QueryError("zero or negative query resolution step widths are not accepted. "
+                             "Try a positive integer")
+        if end_ms < start_ms:
+            raise QueryError("end timestamp must not be before start time")
+        if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
+            raise QueryError("exceeded maximum resolution of 11,000 points per timeseries. "
+                             "Try decreasing the query resolution (?step=XX)")
+        if tree.type not in (p.SCALAR, p.VECTOR):  # type: ignore[attr-defined]
+            raise QueryError(f'invalid expression type "{tree.type}" for range query, '  # type: ignore[attr-defined]
+                             "must be Scalar or instant Vector")
+        ctx = ev.Context(self.store, start_ms, end_ms, LOOKBACK_MS, time.monotonic() + self.timeout)
+        series: dict[tuple, list[tuple[int, float]]] = {}
+        for t in range(start_ms, end_ms + 1, step_ms):
+            value = _evaluate(ctx, tree, t)
+            samples = [((), value)] if tree.type == p.SCALAR else value  # type: ignore[attr-defined]
+            for key, v in samples:
+                series.setdefault(key, []).append((t, v))
+        return _success("matrix", [_series(k, pts) for k, pts in sorted(series.items())])
+
+
+def _evaluate(ctx: ev.Context, tree: object, t: int):  # noqa: ANN202
+    try:
+        return ctx.evaluate(tree, t)
+    except ev.EvalError as exc:
+        raise QueryError(str(exc)) from None
+
+
+def _success(result_type: str, result: list) -> bytes:  # a list of samples or one point
+    return _dumps({"status": "success", "data": {"resultType": result_type, "result": result}})
+
+
+def _series(key: tuple, points: list[tuple[int, float]]) -> dict:
+    return {"metric": _Labels(key), "values": [_point(t, v) for t, v in points]}
+
+
+def _point(t_ms: int, value: float) -> list:
+    sign, t = ("-", -t_ms) if t_ms < 0 else ("", t_ms)
+    return [_Raw(f"{sign}{t // 1000}.{t % 1000:03d}"), format_value(value)]
+
+
+class _Raw(str):
+    """JSON text to insert as is."""
+
+
+class _Labels(dict):
+    """A label map: written with sorted keys, as Go writes a map (struct fields keep their order)."""
+
+
+def format_value(value: float) -> str:
+    """A sample value as Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return format(Decimal(repr(float(value))).normalize(), "f")
+
+
+def _dumps(doc: object) -> bytes:
+    """Compact JSON as Go's encoding/json writes it: sorted map keys, HTML-safe escapes, newline."""
+    text = _encode(doc)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(raw, escaped)
+    return (text + "\n").encode("utf-8")
+
+
+def _encode(doc: object) -> str:
+    if isinstance(doc, _Raw):
+        return str(doc)
+    if isinstance(doc, dict):
+        keys = sorted(doc) if isinstance(doc, _Labels) else list(doc)
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_encode(doc[k])}"
+                              for k in keys) + "}"
+    if isinstance(doc, list):
+        return "[" + ",".join(_encode(x) for x in doc) + "]"
+    return json.dumps(doc, ensure_ascii=False)
+
+
+__all__ = ["Engine", "QueryError", "format_value", "parse_query", "source_ids"]

@@ -1,0 +1,104 @@
+"""Follow: recent history of some sources from the log cache, then their live stream, without a gap.
+
+:func:`read_history` asks the cache for the newest ``lines`` envelopes of each source and keeps
+the newest ``lines`` of them all, oldest first (what `cf tail -n` prints).
+
+:func:`follow` yields that history as one batch, then the rlp's live batches. It opens the live
+stream *before* reading the history, so nothing that arrives meanwhile is missed, and skips live
+envelopes that the history already held (same bytes, at or before its newest timestamp). The live
+stream is read one batch ahead at most, so a slow reader still slows its own gRPC stream and the
+rlp drops for it (and reports the drops) rather than this process buffering without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+
+from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.clients.logcache import LogCacheClient
+from lgr.core.errors import LgrError
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    """What history to read: ``lines`` newest of ``sources`` in ``[start_time, end_time)``."""
+
+    sources: Sequence[str]
+    lines: int = 10
+    start_time: int = 0
+    end_time: int | None = None
+    envelope_types: Sequence[str] = field(default_factory=tuple)  # log cache names; () = any
+    name_filter: str | None = None
+
+
+async def read_history(cache: LogCacheClient, request: HistoryRequest) -> list[envelope_pb2.Envelope]:
+    """The newest ``request.lines`` envelopes across the sources, oldest first."""
+    if request.lines <= 0 or not request.sources:
+        return []
+    per_source = await asyncio.gather(*(
+        cache.tail(sid, request.lines, request.start_time, request.end_time,
+                   request.envelope_types, request.name_filter)
+        for sid in request.sources))
+    merged = [env for envs in per_source for env in envs]
+    merged.sort(key=lambda env: env.timestamp)  # stable: each source's own order is kept
+    return merged[-request.lines:]
+
+
+async def follow(
+    cache: LogCacheClient,
+    live: AsyncIterator[list[envelope_pb2.Envelope]],
+    request: HistoryRequest,
+    on_history_error: Callable[[LgrError], None] | None = None,
+) -> AsyncIterator[list[envelope_pb2.Envelope]]:
+    """Yield the history (one batch, possibly empty), then every live batch without repeats.
+
+    ``live`` is the rlp stream (e.g. ``EgressClient.batches()``); its errors end the iteration.
+    When the cache fails, ``on_history_error`` is told and the live stream goes on (as `cf tail
+    -f` does); without it, the error is raised.
+    """
+    batches: asyncio.Queue = asyncio.Queue(maxsize=1)
+
+    async def pump() -> None:
+        async with contextlib.aclosing(live) as stream:  # type: ignore[type-var]
+            async for batch in stream:
+                await batches.put(batch)
+        await batches.put(_END)
+
+    pumping = asyncio.ensure_future(pump())
+    try:
+        try:
+            history = await read_history(cache, request)
+        except LgrError as exc:
+            if on_history_error is None:
+                raise
+            on_history_error(exc)
+            history = []
+        yield history
+        newest = history[-1].timestamp if history else None
+        seen = {env.SerializeToString(deterministic=True) for env in history}
+        while True:
+            if pumping.done() and batches.empty():
+                pumping.result()  # the live stream failed: raise its error
+                return
+            getter = asyncio.ensure_future(batches.get())
+            await asyncio.wait({getter, pumping}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                continue
+            batch = getter.result()
+            if batch is _END:
+                return
+            if newest is not None:
+                batch = [env for env in batch if env.timestamp > newest
+                         or env.SerializeToString(deterministic=True) not in seen]
+            if batch:
+                yield batch
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pumping
