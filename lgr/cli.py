@@ -16,15 +16,18 @@ import typer
 from lgr import __version__
 from lgr.commands import (
     agent,
+    cache,
     certs,
     completion,
     dashboard,
     emit,
     gateway,
+    meta,
     rlp,
     router,
     tail,
     tc,
+    token,
     up,
 )
 from lgr.console import debug_enabled, error
@@ -68,11 +71,14 @@ app.add_typer(router.app, name="router", rich_help_panel=COMPONENTS)
 app.add_typer(rlp.app, name="rlp", rich_help_panel=COMPONENTS)
 app.add_typer(gateway.app, name="gateway", rich_help_panel=COMPONENTS)
 app.add_typer(tc.app, name="tc", rich_help_panel=COMPONENTS)
+app.add_typer(cache.app, name="cache", rich_help_panel=COMPONENTS)
 app.command("up", rich_help_panel=COMPONENTS)(up.command)
 app.command("tail", rich_help_panel=CLIENTS)(tail.command)
+app.command("meta", rich_help_panel=CLIENTS)(meta.command)
 app.command("dashboard", rich_help_panel=CLIENTS)(dashboard.command)
 app.add_typer(emit.app, name="emit", rich_help_panel=CLIENTS)
 app.add_typer(certs.app, name="certs", rich_help_panel=SETUP)
+app.add_typer(token.app, name="token", rich_help_panel=SETUP)
 app.command("completion", rich_help_panel=SETUP)(completion.command)
 
 completion.enable_shell_completion()
