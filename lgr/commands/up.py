@@ -1,13 +1,211 @@
-"""`lgr up`: run the whole system on loopback, making certificates on first run."""
+"""`lgr up`: run router(s), agent and rlp on loopback, making certificates on first run."""
 
 from __future__ import annotations
 
-from lgr.core.errors import NotBuiltError
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import typer
+
+from lgr.console import console, err_console, escape, note
+from lgr.core import paths
+from lgr.core.errors import ExitCode
+
+GRACE_SECONDS = 8.0
 
 
-def command() -> None:
-    """Run certs, agent, router, rlp, gateway and traffic controller on loopback (not built yet)."""
-    raise NotBuiltError(
-        "lgr up",
-        hint="it starts the components together, so it lands after `lgr <component> start`",
+def _port(flag: str, default: int, what: str) -> int:
+    return typer.Option(
+        default, flag, min=0, max=65535, metavar="PORT", help=f"{what} (0 = any free port)."
     )
+
+
+def command(
+    routers: int = typer.Option(
+        1, "--routers", min=1, max=16, metavar="N", help="How many routers to run."
+    ),
+    agent_port: int = _port("--agent-port", 3458, "Agent gRPC port (AGENT_PORT)"),
+    udp_port: int = _port("--udp-port", 3457, "Agent v1 UDP dropsonde port (AGENT_INCOMING_UDP_PORT)"),
+    router_port: int = _port(
+        "--router-port", 8082, "First router's gRPC port (ROUTER_PORT); others get free ports"
+    ),
+    rlp_port: int = _port("--rlp-port", 8083, "Reverse log proxy gRPC port (RLP_PORT)"),
+    certs_dir: Path | None = typer.Option(
+        None, "--certs-dir", metavar="DIR", file_okay=False, show_default=False,
+        help="Certificates to use, made there if missing. Default: certs/ in lgr's state directory.",
+    ),
+    log_dir: Path | None = typer.Option(
+        None, "--log-dir", metavar="DIR", file_okay=False, show_default=False,
+        help="Where each component's output goes (NAME.log). Default: logs/ in lgr's state directory.",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Once every component is ready, print them as JSON instead of a table."
+    ),
+) -> None:
+    """Run router(s), agent and reverse log proxy on loopback until Ctrl-C.
+
+    Makes a CA and certificates on first run, starts each component as a child process, waits
+    until each accepts mTLS connections, then prints where they listen. The state directory
+    ($LGR_STATE_DIR, else $XDG_STATE_HOME/lgr, else ~/.local/state/lgr) holds the lock that
+    allows one `lgr up` per directory, and up.json, which tells clients where the stack is.
+    Stops everything on Ctrl-C or SIGTERM, or as soon as any component exits.
+    """
+    from lgr.core.stack import Stack, StackConfig, ensure_certs
+    from lgr.core.supervisor import ChildDiedError
+    from lgr.core.up_state import UpLock, remove_state, write_state
+
+    state = paths.state_dir()
+    lock = UpLock(state)
+    lock.acquire()
+    stop = _StopSignals()
+    stack: Stack | None = None
+    try:
+        certs = certs_dir if certs_dir is not None else paths.certs_dir()
+        made = ensure_certs(certs)
+        if made:
+            note(f"made certificates in {certs}: {', '.join(made)}")
+        config = StackConfig(
+            certs_dir=certs, log_dir=log_dir if log_dir is not None else state / "logs", routers=routers,
+            router_port=router_port, agent_port=agent_port, udp_port=udp_port, rlp_port=rlp_port,
+        )
+        stack = Stack(config)
+        for line in _check_ports(stack):
+            note(line)
+        stop.install(stack)
+        _start(stack, stop)
+        write_state(state, stack.state(os.getpid(), state))
+        _show(stack, state, as_json)
+        dead = _watch(stack, stop)
+        if dead is not None:
+            raise ChildDiedError(dead.child)
+    except ChildDiedError as exc:
+        _show_last_lines(exc)
+        _stop(stack)
+        raise
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(stack)
+        stop.uninstall()
+        remove_state(state)
+        lock.release()
+    err_console.print("[dim]stopped[/]")
+
+
+_PORT_FLAGS = {"router": "--router-port", "agent": "--agent-port", "agent's v1 UDP": "--udp-port",
+               "rlp": "--rlp-port"}
+
+
+def _check_ports(stack) -> list[str]:
+    """Stack.check_ports, with the hint naming the flag that moves a taken port."""
+    from lgr.core.probe import PortInUseError
+
+    try:
+        return stack.check_ports()
+    except PortInUseError as exc:
+        flag = _PORT_FLAGS.get(exc.role)
+        if flag:
+            exc.hint = (f"stop whatever listens there (`ss -lnp 'sport = :{exc.port}'` shows it), "
+                        f"or pass {flag} with another port (0 = any free port)")
+        raise
+
+
+class _StopSignals:
+    """First SIGINT/SIGTERM asks for a clean stop; a second kills every child and exits 130."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, object] = {}
+        self._stack = None
+
+    def install(self, stack) -> None:
+        self._stack = stack
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            if self._stack is not None:
+                self._stack.supervisor.kill()
+            err_console.print("[red]second signal: killed every component[/]")
+            os._exit(int(ExitCode.INTERRUPTED))
+        self.event.set()
+
+    @property
+    def requested(self) -> bool:
+        return self.event.is_set()
+
+
+def _start(stack, stop: _StopSignals) -> None:
+    phases: dict[str, str] = {}
+    with err_console.status("starting…") as status:
+        def progress(name: str, phase: str) -> None:
+            phases[name] = phase
+            shown = "  ".join(
+                f"[green]{escape(n)} ✓[/]" if p == "ready" else f"{escape(n)} …"
+                for n, p in phases.items()
+            )
+            status.update(f"starting  {shown}")
+            if phase == "ready":
+                err_console.print(f"[green]✓[/] {escape(name)} ready", highlight=False)
+
+        stack.start(progress=progress, aborted=lambda: stop.requested)
+
+
+def _watch(stack, stop: _StopSignals):
+    """Wait for a stop signal or a dead component; return the dead one (or None)."""
+    while not stop.event.wait(0.2):
+        dead = stack.first_dead()
+        if dead is not None:
+            return dead
+    return None
+
+
+def _stop(stack) -> None:
+    if stack is None or not stack.components:
+        return
+    if all(not c.child.alive() for c in stack.components):
+        return
+    with err_console.status("stopping…"):
+        stack.stop(GRACE_SECONDS)
+
+
+def _show_last_lines(exc) -> None:
+    if exc.lines:
+        err_console.print(f"[dim]last lines of {escape(exc.child.name)}'s log:[/]")
+        for line in exc.lines:
+            err_console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
+
+
+def _show(stack, state: Path, as_json: bool) -> None:
+    comps = [c.state() for c in stack.components]
+    if as_json:
+        data = stack.state(os.getpid(), state).to_json()
+        sys.stdout.write(json.dumps(data) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.table import Table
+
+    table = Table(title="lgr is up", title_justify="left")
+    for col in ("component", "address", "pid", "metrics"):
+        table.add_column(col, no_wrap=True)
+    for c in comps:
+        address = c.address + (f"\nudp {c.udp_address}" if c.udp_address else "")
+        table.add_row(escape(c.name), escape(address), str(c.pid), escape(c.metrics_url))
+    console.print(table)
+    console.print(f"[dim]logs: {escape(str(stack.config.log_dir))}[/]", soft_wrap=True)
+    # The clients read up.json, so these work as they are, whatever ports the stack got.
+    console.print("Try, in another terminal:")
+    console.print("  [bold]lgr tail[/]           [dim]stream everything[/]")
+    console.print("  [bold]lgr emit log hi[/]    [dim]send a log line[/]")
+    console.print("[dim]Ctrl-C stops everything.[/]")
+    sys.stdout.flush()

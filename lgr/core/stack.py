@@ -1,0 +1,298 @@
+"""Stack: runs router(s), agent and rlp as child processes on loopback, wired to each other over mTLS.
+
+`lgr up`, the end-to-end tests and the firehose benchmark all start the system this way: each
+component is ``python -m lgr <component> start`` configured by upstream's env vars, with its output
+in a log file. Routers start first; the agent (ROUTER_ADDR) and the rlp (ROUTER_ADDRS) are given
+every router. A component is ready when its log says ``<component> grpc bound to: ADDR`` (and
+``metrics bound to: URL``; the agent also ``agent udp bound to: ADDR``), so port 0 works: bound
+ports are read back; then its gRPC port must complete an mTLS handshake with the client
+certificate and its metrics endpoint answer GET /health.
+
+Metrics are served over HTTPS with client certificates, as upstream's: each component uses its own
+certificate for them (the METRICS_*_FILE_PATH variables are removed from the children's
+environment so a stray one cannot change that), and any certificate of the stack's CA reads them.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from lgr.core import probe
+from lgr.core.errors import UnavailableError
+from lgr.core.supervisor import Child, ChildDiedError, ChildSpec, Supervisor
+from lgr.core.up_state import ComponentState, UpState, now_iso
+
+KINDS = ("router", "agent", "rlp")
+COMPONENT_CERTS = ("agent", "router", "rlp", "client")
+METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
+SERVER_NAMES = {"agent": "metron", "router": "doppler", "rlp": "reverselogproxy"}
+HOST_ENV = {"agent": "AGENT_HOST", "router": "LGR_ROUTER_HOST", "rlp": "LGR_RLP_HOST"}
+_METRICS_RE = re.compile(r"metrics bound to: (\S+)")
+_UDP_RE = re.compile(r"\bagent udp bound to: (\S+)")
+
+Progress = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Ports (0 = any free port), certificates and log directory of a local stack."""
+
+    certs_dir: Path
+    log_dir: Path
+    routers: int = 1
+    host: str = "127.0.0.1"
+    router_port: int = 8082
+    agent_port: int = 3458
+    udp_port: int = 3457
+    rlp_port: int = 8083
+    agent_metrics_port: int = 14824
+    router_metrics_port: int = 14825
+    rlp_metrics_port: int = 14826
+    # More env vars per kind (e.g. {"agent": {"AGENT_DEPLOYMENT": "d"}}), applied last.
+    extra_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    python: str = sys.executable
+    ready_timeout: float = 30.0
+
+    def cert_files(self, name: str) -> tuple[str, str, str]:
+        """(ca, cert, key) paths of certificate ``name``."""
+        d = self.certs_dir
+        return str(d / "ca.crt"), str(d / f"{name}.crt"), str(d / f"{name}.key")
+
+
+@dataclass
+class Component:
+    """A started component: its child process and the addresses read back from its log."""
+
+    name: str
+    kind: str
+    child: Child
+    grpc_port: int
+    metrics_port: int
+    address: str = ""
+    metrics_url: str = ""
+    udp_address: str = ""
+
+    def state(self) -> ComponentState:
+        return ComponentState(
+            name=self.name, kind=self.kind, address=self.address, pid=self.child.pid,
+            metrics_url=self.metrics_url, log=str(self.child.spec.log_path), udp_address=self.udp_address,
+        )
+
+
+def ensure_certs(certs_dir: Path) -> list[str]:
+    """Make the CA and the certificates the stack needs when missing; return the names made."""
+    from lgr.core import certs  # cryptography is slow to import
+
+    if not certs.has_ca(certs_dir):
+        return [r.name for r in certs.generate_pki(certs_dir)]
+    missing = [n for n in COMPONENT_CERTS
+               if not certs.cert_path(certs_dir, n).exists() or not certs.key_path(certs_dir, n).exists()]
+    if missing:
+        return [r.name for r in certs.add_client_certs(certs_dir, missing, force=True)]
+    return []
+
+
+class Stack:
+    """Starts, describes and stops one local stack; ``start()`` returns once every part is ready."""
+
+    def __init__(self, config: StackConfig, supervisor: Supervisor | None = None) -> None:
+        self.config = config
+        self.supervisor = supervisor or Supervisor()
+        self.components: list[Component] = []
+        self.started_at = ""
+        self._probe_contexts: dict[str, object] = {}
+
+    # --- ports ---------------------------------------------------------------------------
+
+    def check_ports(self) -> list[str]:
+        """Raise PortInUseError for a taken gRPC/UDP port; move taken metrics ports to free ones.
+
+        Returns a note for each metrics port moved. Router ports after the first are always 0.
+        """
+        c = self.config
+        probe.check_port_free(c.host, c.router_port, "tcp", "router")
+        probe.check_port_free(c.host, c.agent_port, "tcp", "agent")
+        probe.check_port_free(c.host, c.udp_port, "udp", "agent's v1 UDP")
+        probe.check_port_free(c.host, c.rlp_port, "tcp", "rlp")
+        notes, moved = [], {}
+        for attr, role in (("agent_metrics_port", "agent"), ("router_metrics_port", "router"),
+                           ("rlp_metrics_port", "rlp")):
+            try:
+                probe.check_port_free(c.host, getattr(c, attr), "tcp", f"{role} metrics")
+            except probe.PortInUseError as exc:
+                moved[attr] = 0
+                notes.append(f"{role} metrics port {exc.port} is in use; using a free port instead")
+        if moved:
+            self.config = replace(c, **moved)
+        return notes
+
+    # --- start ---------------------------------------------------------------------------
+
+    def start(self, progress: Progress | None = None, aborted: Callable[[], bool] | None = None) -> None:
+        """Start routers, then the agent and the rlp; wait until each is ready.
+
+        ``progress(name, phase)`` is told "starting" and "ready"; ``aborted()`` is polled while
+        waiting and stops the wait with KeyboardInterrupt when true. Raises ChildDiedError
+        when a component exits, UnavailableError when one is not ready in time.
+        """
+        self.started_at = now_iso()
+        c = self.config
+        names = ["router"] if c.routers == 1 else [f"router-{i + 1}" for i in range(c.routers)]
+        routers = [
+            self.launch("router", name, c.router_port if i == 0 else 0,
+                        c.router_metrics_port if i == 0 else 0, progress)
+            for i, name in enumerate(names)
+        ]
+        self.wait_ready(routers, progress, aborted)
+        agent = self.launch("agent", "agent", c.agent_port, c.agent_metrics_port, progress,
+                            udp_port=c.udp_port)
+        rlp = self.launch("rlp", "rlp", c.rlp_port, c.rlp_metrics_port, progress)
+        self.wait_ready([agent, rlp], progress, aborted)
+
+    def launch(self, kind: str, name: str, port: int, metrics_port: int,
+               progress: Progress | None = None, udp_port: int = 0) -> Component:
+        """Spawn one component (not waiting for it); ``port`` 0 = any free port."""
+        c = self.config
+        ca, cert, key = c.cert_files(kind)
+        prefix = kind.upper()
+        env = {
+            f"{prefix}_PORT": str(port),
+            f"{prefix}_CA_FILE": ca,
+            f"{prefix}_CERT_FILE": cert,
+            f"{prefix}_KEY_FILE": key,
+            "METRICS_PORT": str(metrics_port),
+            HOST_ENV[kind]: c.host,
+        }
+        if kind == "agent":
+            env["AGENT_INCOMING_UDP_PORT"] = str(udp_port)
+            env["ROUTER_ADDR"] = ",".join(self.router_addresses())
+        elif kind == "rlp":
+            env["ROUTER_ADDRS"] = ",".join(self.router_addresses())
+        env.update(c.extra_env.get(kind, {}))
+        spec = ChildSpec(
+            name=name,
+            argv=[c.python, "-m", "lgr", kind, "start"],
+            log_path=c.log_dir / f"{name}.log",
+            env=env,
+            unset_env=METRICS_TLS_ENV,
+        )
+        if progress:
+            progress(name, "starting")
+        child = self.supervisor.spawn(spec)
+        comp = Component(name, kind, child, port, metrics_port)
+        if kind == "agent" and udp_port:
+            comp.udp_address = f"127.0.0.1:{udp_port}"
+        self.components.append(comp)
+        return comp
+
+    def wait_ready(self, comps: list[Component], progress: Progress | None = None,
+                   aborted: Callable[[], bool] | None = None) -> None:
+        """Wait until every component in ``comps`` is ready (see the module docstring)."""
+        deadline = time.monotonic() + self.config.ready_timeout
+        pending = list(comps)
+        while pending:
+            for comp in list(pending):
+                if self._ready(comp):
+                    pending.remove(comp)
+                    if progress:
+                        progress(comp.name, "ready")
+            if not pending:
+                return
+            if aborted is not None and aborted():
+                raise KeyboardInterrupt
+            if time.monotonic() > deadline:
+                names = ", ".join(p.name for p in pending)
+                raise UnavailableError(
+                    f"{names} not ready after {self.config.ready_timeout:.0f}s",
+                    hint=f"see the logs in {self.config.log_dir}",
+                )
+            time.sleep(0.05)
+
+    def _ready(self, comp: Component) -> bool:
+        if not comp.child.alive():
+            raise ChildDiedError(comp.child, "starting")
+        if not comp.address:
+            m = comp.child.find(rf"\b{comp.kind} grpc bound to: (\S+)")
+            if not m:
+                return False
+            comp.address = m.group(1)
+        if comp.kind == "agent" and not comp.udp_address:
+            m = comp.child.find(_UDP_RE)
+            if not m:
+                return False
+            comp.udp_address = m.group(1)
+        if not comp.metrics_url and comp.metrics_port >= 0:
+            m = comp.child.find(_METRICS_RE)
+            if not m:
+                return False
+            comp.metrics_url = m.group(1)
+        if not probe.tls_accepts(comp.address, self._context(), SERVER_NAMES[comp.kind]):
+            return False
+        if not comp.metrics_url:
+            return True
+        return probe.http_healthy(probe.health_url(comp.metrics_url), self._context(https=True))
+
+    def _context(self, https: bool = False):
+        key = "https" if https else "grpc"
+        if key not in self._probe_contexts:
+            files = self.config.cert_files("client")
+            self._probe_contexts[key] = (
+                probe.client_context(*files) if https else probe.grpc_client_context(*files)
+            )
+        return self._probe_contexts[key]
+
+    def relaunch(self, name: str) -> Component:
+        """Start component ``name`` again, after it exited, on the same ports; wait until ready."""
+        old = self.get(name)
+        if old.child.alive():
+            raise RuntimeError(f"{name} is still running")
+        port = probe.split_address(old.address)[1]
+        metrics_port = probe.split_address(old.metrics_url.split("://", 1)[-1].split("/", 1)[0])[1] \
+            if old.metrics_url else old.metrics_port
+        spec = old.child.spec
+        env = {**spec.env, f"{old.kind.upper()}_PORT": str(port), "METRICS_PORT": str(metrics_port)}
+        self.supervisor.forget(old.child)
+        child = self.supervisor.spawn(replace(spec, env=env, append=True))
+        new = Component(old.name, old.kind, child, port, metrics_port, udp_address=old.udp_address)
+        self.components[self.components.index(old)] = new
+        self.wait_ready([new])
+        return new
+
+    # --- describe, stop --------------------------------------------------------------------
+
+    def of_kind(self, kind: str) -> list[Component]:
+        return [c for c in self.components if c.kind == kind]
+
+    def get(self, name: str) -> Component:
+        for comp in self.components:
+            if comp.name == name:
+                return comp
+        raise KeyError(name)
+
+    def router_addresses(self) -> list[str]:
+        return [c.address for c in self.of_kind("router") if c.address]
+
+    def first_dead(self) -> Component | None:
+        """The first component whose process has exited, or None."""
+        dead = self.supervisor.first_dead()
+        return next((c for c in self.components if c.child is dead), None) if dead else None
+
+    def state(self, pid: int, state_dir: Path) -> UpState:
+        """The stack as `lgr up`'s state file records it."""
+        return UpState(
+            pid=pid, started_at=self.started_at, state_dir=str(state_dir),
+            certs_dir=str(self.config.certs_dir), log_dir=str(self.config.log_dir),
+            components=[c.state() for c in self.components],
+        )
+
+    def stop(self, grace: float = 8.0) -> None:
+        """Stop every component: rlp and agent first (the agent flushes to the routers), routers last."""
+        deadline = time.monotonic() + grace
+        edges = [c.child for c in self.components if c.kind != "router"]
+        self.supervisor.stop(grace, edges)
+        self.supervisor.stop(max(1.0, deadline - time.monotonic()))
