@@ -15,6 +15,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.css.query import NoMatches
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from lgr.core.observe.components import ComponentWatcher
@@ -136,6 +137,13 @@ class DashboardApp(App[None]):
         """Pull the latest snapshots into every view (the timer calls this; tests may too)."""
         if not self.screen_stack:
             return
+        try:
+            self._update_views()
+        except NoMatches:
+            # The timer can fire while the app is still composing or already tearing down.
+            return
+
+    def _update_views(self) -> None:
         now = self.clock()
         snap = self.feed.snapshot()
         self.main_screen.query_one(StatusBar).show(snap, now, self.feed.paused)
