@@ -1,5 +1,5 @@
 """Shared flags of the client commands (`lgr emit`, `lgr tail`, `lgr meta`): server addresses,
-mTLS files and the log cache's token.
+mTLS files and the bearer token of the gateway and the log cache.
 
 Each flag's help names its env var, read from lgr.core.clients.defaults; flags default to None
 and override the environment only when given (the precedence is in ``load_client_config``).
@@ -17,10 +17,12 @@ import typer
 from lgr.core.clients.defaults import (
     DEFAULT_AGENT_ADDR,
     DEFAULT_CACHE_ADDR,
+    DEFAULT_GATEWAY_ADDR,
     DEFAULT_RLP_ADDR,
     AgentClientConfig,
     CacheClientConfig,
     ClientTLSConfig,
+    GatewayClientConfig,
     RlpClientConfig,
 )
 
@@ -47,9 +49,13 @@ CacheAddr = Annotated[Optional[str], typer.Option(
     "--cache-addr", metavar="ADDR", show_default=False, rich_help_panel=PANEL,
     help=_help(CacheClientConfig, "cache_addr", DEFAULT_CACHE_ADDR),
 )]
+GatewayAddr = Annotated[Optional[str], typer.Option(
+    "--gateway-addr", metavar="URL", show_default=False, rich_help_panel=PANEL,
+    help=_help(GatewayClientConfig, "gateway_addr", DEFAULT_GATEWAY_ADDR),
+)]
 Token = Annotated[Optional[str], typer.Option(
     "--token", metavar="TOKEN", show_default=False, rich_help_panel=PANEL,
-    help=_help(CacheClientConfig, "token"),
+    help=_help(CacheClientConfig, "token")[:-1] + "; default: the admin token of the running `lgr up`]",
 )]
 CaFile = Annotated[Optional[Path], typer.Option(
     "--ca-file", metavar="FILE", show_default=False, rich_help_panel=PANEL,

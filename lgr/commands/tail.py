@@ -3,7 +3,9 @@
 With a SOURCE (or --app), `lgr tail` prints the newest --lines (10) envelopes the log cache holds
 and exits; with --follow it then streams new ones from the reverse log proxy, without a gap or a
 repeat (lgr.core.clients.follow). Without a source there is no history to read: it streams the
-whole firehose from the rlp until Ctrl-C, --count or --timeout.
+whole firehose from the rlp until Ctrl-C, --count or --timeout. ``--via gateway`` reads the live
+stream from the rlp gateway over HTTPS with a bearer token instead (lgr.commands._tail_live).
+``--recent`` prints the source's newest 1000 logs from the cache and exits, as `cf logs --recent`.
 
 Lines follow upstream's ``cf tail`` format (lgr.core.render), except that counters, gauges,
 timers and events show the envelope's own source_id in brackets (cf tail shows its SOURCE
@@ -18,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import os
-import re
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -28,9 +28,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from lgr.commands import _client
+from lgr.commands._tail_history import cache_config, followed, history_request, print_history, recent_request
+from lgr.commands._tail_flags import EnvelopeClass, Kind, check_recent, kinds_of, new_line_char, regex
+from lgr.commands._tail_live import Filters, Flags, Via, open_live
 from lgr.commands._tail_output import Printer, TextFilter
 from lgr.console import console, err_console, escape
-from lgr.core.errors import LgrError, TimeoutExpiredError, UsageError
+from lgr.core.errors import TimeoutExpiredError, UsageError
 
 if TYPE_CHECKING:
     from lgr.core.clients.local_filter import LocalFilter
@@ -39,28 +42,6 @@ FILTERS = "Filters"
 HISTORY = "History"
 OUTPUT = "Output"
 MAX_LINES = 1000
-
-
-class Kind(str, enum.Enum):
-    """Envelope types, as `--envelope-type` takes them (any case)."""
-
-    log = "log"
-    counter = "counter"
-    gauge = "gauge"
-    timer = "timer"
-    event = "event"
-    any = "any"
-
-
-class EnvelopeClass(str, enum.Enum):
-    """Envelope classes, as `--envelope-class` takes them."""
-
-    logs = "logs"
-    metrics = "metrics"
-    any = "any"
-
-
-CLASS_KINDS = {"logs": ["log", "event"], "metrics": ["counter", "gauge", "timer"], "any": []}
 
 
 def command(
@@ -124,6 +105,10 @@ def command(
         "--end-time", metavar="NS", show_default=False, rich_help_panel=HISTORY,
         help="History before this time (Unix nanoseconds). Default: now.",
     )] = None,
+    recent: Annotated[bool, typer.Option(
+        "--recent", rich_help_panel=HISTORY,
+        help="Print the source's newest 1000 logs from the log cache and exit (as `cf logs --recent`).",
+    )] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", rich_help_panel=OUTPUT, help="Print one JSON object per envelope (the rlp gateway's protojson).",
     )] = False,
@@ -139,9 +124,15 @@ def command(
         "--timeout", min=0.0, metavar="SECONDS", show_default=False, rich_help_panel=OUTPUT,
         help="Exit after this long; with --count, exit 10 if fewer than N were printed by then.",
     )] = None,
+    via: Annotated[Via, typer.Option(
+        "--via", case_sensitive=False, rich_help_panel=_client.PANEL,
+        help="Read the live stream from the reverse log proxy (gRPC with the client certificate) "
+        "or the rlp gateway (HTTPS with the bearer token).",
+    )] = Via.rlp,
     cache_addr: _client.CacheAddr = None,
     token: _client.Token = None,
     rlp_addr: _client.RlpAddr = None,
+    gateway_addr: _client.GatewayAddr = None,
     ca_file: _client.CaFile = None,
     cert_file: _client.CertFile = None,
     key_file: _client.KeyFile = None,
@@ -155,49 +146,48 @@ def command(
 
       lgr tail my-app -f --envelope-class logs
 
+      lgr tail my-app --recent
+
       lgr tail router -t counter --name-filter '^requests' --json
 
-      lgr tail -t counter --counter-name requests
+      lgr tail -t counter --counter-name requests --via gateway
     """
     from lgr.core.clients.local_filter import LocalFilter
 
     sources = list(dict.fromkeys(([source] if source else []) + (apps or [])))
-    kinds = _kinds(types, envelope_class, counter_name, gauge_names, name_filter)
-    keep = TextFilter(_regex("--include", include), _regex("--exclude", exclude))
-    local = LocalFilter(_regex("--name-filter", name_filter), counter_name, gauge_names)
-    newline_char = _new_line(new_line)
+    if recent:
+        check_recent(sources, follow_, lines, start_time, end_time, types, envelope_class,
+                      name_filter, counter_name, gauge_names)
+    kinds = kinds_of(types, envelope_class, counter_name, gauge_names, name_filter)
+    keep = TextFilter(regex("--include", include), regex("--exclude", exclude))
+    local = LocalFilter(regex("--name-filter", name_filter), counter_name, gauge_names)
+    newline_char = new_line_char(new_line)
     if not sources and (lines is not None or start_time is not None or end_time is not None):
         raise UsageError("--lines, --start-time and --end-time need a SOURCE_ID: the log cache "
                          "keeps history per source", hint="e.g. lgr tail my-app -n 20")
     if start_time is not None and end_time is not None and start_time > end_time:
         raise UsageError("Invalid date/time range. Ensure your start time is prior or equal the end time.")
-    history = _history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name)
+    history = (recent_request(sources) if recent else
+               history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name))
     printer = Printer(as_json, newline_char, keep, colour=console.is_terminal)
     started = time.monotonic()
-    client = None
+    live = None
     try:
         if sources and not follow_:
-            asyncio.run(_print_history(_cache_config(cache_addr, token, ca_file), history, printer,
-                                       local, count, timeout))
+            config = cache_config(cache_addr, token, ca_file)
+            asyncio.run(print_history(config, history, printer, local, count, timeout,
+                                      _status if err_console.is_terminal else None))
             return
-        _client.quiet_grpc()
-        from lgr.core.clients.defaults import RlpClientConfig
-        from lgr.core.clients.egress import EgressClient, describe_event, egress_request
-
-        config = _client.load(RlpClientConfig, rlp_addr=rlp_addr, ca_file=ca_file, cert_file=cert_file,
-                              key_file=key_file)
-        request = egress_request(sources, kinds, counter_name=counter_name or "",
-                                 gauge_names=gauge_names or [], shard_id=shard_id)
-        client = EgressClient.from_config(
-            config, request, connect_timeout=connect_timeout,
-            on_event=lambda event: _status(describe_event(event, config.rlp_addr)),
-        )
+        live = open_live(via, Filters(sources, kinds, counter_name or "", gauge_names or [], shard_id),
+                         Flags(rlp_addr, gateway_addr, token, ca_file, cert_file, key_file,
+                               connect_timeout), _status)
         if err_console.is_terminal:
             what = f"source {', '.join(sources)}" if sources else "the firehose"
-            _status(f"streaming {what} from the rlp at {config.rlp_addr} (Ctrl-C to stop)")
-        batches = client.batches()
+            _status(f"streaming {what} from {live.where} (Ctrl-C to stop)")
+        batches = live.batches()
         if sources:
-            batches = _followed(_cache_config(cache_addr, token, ca_file), batches, history, printer)
+            batches = followed(cache_config(cache_addr, token, ca_file), batches, history, printer,
+                               _status)
         timed_out = asyncio.run(_stream(batches, printer, local, count, timeout))
     except KeyboardInterrupt:
         timed_out = False
@@ -206,75 +196,14 @@ def command(
         return
     except TimeoutError:
         timed_out = True  # only the history read of a tail without -f gets here
-    if client is not None:
-        _summary(client.received, printer.shown - printer.history, time.monotonic() - started,
+    if live is not None:
+        _summary(live.received, printer.shown - printer.history, time.monotonic() - started,
                  printer.history if sources else None)
     if timed_out and count is not None:
         raise TimeoutExpiredError(
             f"--timeout {timeout:g}s expired after {printer.shown} of {count} envelopes",
             hint="is anything emitting what the source and type filters select?",
         )
-
-
-def _kinds(types: list[Kind] | None, envelope_class: EnvelopeClass | None, counter_name: str | None,
-           gauge_names: list[str] | None, name_filter: str | None) -> list[str]:
-    """The envelope types to ask for ([]: every type)."""
-    if types and envelope_class is not None:
-        raise UsageError("--envelope-type cannot be used with --envelope-class")
-    if envelope_class is not None:
-        return CLASS_KINDS[envelope_class.value]
-    chosen = [t.value for t in types or []]
-    if "any" in chosen:
-        return []
-    if not chosen:  # the name filters imply their types, as egress_request's
-        chosen = (["counter"] if counter_name else []) + (["gauge"] if gauge_names else [])
-    if not chosen and name_filter:
-        chosen = ["counter", "gauge", "timer"]  # the only types a name filter keeps
-    return list(dict.fromkeys(chosen))
-
-
-def _cache_config(cache_addr: str | None, token: str | None, ca_file):  # noqa: ANN001, ANN202
-    from lgr.core.clients.defaults import CacheClientConfig
-
-    return _client.load(CacheClientConfig, cache_addr=cache_addr, token=token, ca_file=ca_file)
-
-
-def _history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name):  # noqa: ANN001, ANN202
-    from lgr.core.clients.follow import HistoryRequest
-
-    if counter_name and not name_filter:
-        name_filter = f"^{re.escape(counter_name)}$"  # let the cache pick them, so -n counts them
-    return HistoryRequest(sources, 10 if lines is None else lines, start_time or 0, end_time,
-                          [k.upper() for k in kinds], name_filter)
-
-
-async def _print_history(config, request, printer: Printer, local: LocalFilter,  # noqa: ANN001
-                         count: int | None, timeout: float | None) -> None:
-    from lgr.core.clients.follow import read_history
-    from lgr.core.clients.logcache import LogCacheClient
-
-    async with asyncio.timeout(timeout), LogCacheClient.from_config(config) as cache:
-        envs = await read_history(cache, request)
-    printer.print_batch(local(envs), count)
-    if not envs and err_console.is_terminal:
-        _status(f"the log cache at {config.cache_url} holds nothing for {', '.join(request.sources)} "
-                "in that range")
-
-
-async def _followed(config, live, request, printer: Printer):  # noqa: ANN001, ANN202
-    from lgr.core.clients.follow import follow
-    from lgr.core.clients.logcache import LogCacheClient
-
-    def warn(exc: LgrError) -> None:
-        _status(f"no history: {exc.message}; following the live stream only")
-
-    async with LogCacheClient.from_config(config) as cache:
-        async with contextlib.aclosing(follow(cache, live, request, warn)) as batches:
-            first = True
-            async for batch in batches:
-                yield batch
-                if first:  # the history: printed by now
-                    printer.history, first = printer.shown, False
 
 
 async def _stream(batches, printer: Printer, local: LocalFilter, count: int | None,  # noqa: ANN001
@@ -289,26 +218,6 @@ async def _stream(batches, printer: Printer, local: LocalFilter, count: int | No
     except TimeoutError:
         return True
     return False
-
-
-def _regex(flag: str, pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise UsageError(f"{flag} {pattern!r} is not a valid regular expression: {exc}") from None
-
-
-def _new_line(value: str | None) -> str | None:
-    if value is None:
-        return None
-    from lgr.core.render import parse_new_line
-
-    try:
-        return parse_new_line(value)
-    except ValueError as exc:
-        raise UsageError(f"--new-line: {exc}") from None
 
 
 def _status(message: str) -> None:

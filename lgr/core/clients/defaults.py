@@ -1,17 +1,21 @@
-"""Client defaults: where `lgr emit`, `lgr tail` and `lgr meta` find the agent, the rlp, the log
-cache and their certificates.
+"""Client defaults: where `lgr emit`, `lgr tail` and `lgr meta` find the agent, the rlp, the rlp
+gateway, the log cache, their certificates and the bearer token.
 
 Precedence, highest first: flags, environment variables, the stack a running `lgr up` describes
 in ``up.json`` in lgr's state directory (lgr.core.up_state), then built-in defaults, which are
-those `lgr up` uses: the agent on 127.0.0.1:3458, the rlp on 127.0.0.1:8083, the log cache on
-127.0.0.1:8080, and the ``client`` certificate in lgr's certs directory (``$LGR_STATE_DIR/certs``,
-see lgr.core.paths).
+those `lgr up` uses: the agent on 127.0.0.1:3458, the rlp on 127.0.0.1:8083, the gateway at
+https://127.0.0.1:8088, the log cache on 127.0.0.1:8080, and the ``client`` certificate in lgr's
+certs directory (``$LGR_STATE_DIR/certs``, see lgr.core.paths).
+
+The token follows the same order: --token, LGR_TOKEN, then the file up.json names under
+``token_file`` (the admin token `lgr up` mints for the local user), else none.
 
 ==================  ====================================
 LGR_AGENT_ADDR      agent gRPC address (host:port)
 LGR_RLP_ADDR        reverse log proxy gRPC address
+LGR_GATEWAY_ADDR    rlp gateway (an https:// URL, or host:port for https)
 LGR_CACHE_ADDR      log cache HTTP API (host:port for http, or an http(s):// URL)
-LGR_TOKEN           bearer token for the log cache (``lgr token create``)
+LGR_TOKEN           bearer token for the gateway and the log cache (``lgr token create``)
 LGR_CA_FILE         CA that signed the server's certificate
 LGR_CERT_FILE       client certificate (signed by that CA)
 LGR_KEY_FILE        its private key
@@ -21,6 +25,7 @@ LGR_KEY_FILE        its private key
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +38,8 @@ from lgr.core.config import env_name, load_config, setting
 DEFAULT_AGENT_ADDR = "127.0.0.1:3458"
 DEFAULT_RLP_ADDR = "127.0.0.1:8083"
 DEFAULT_CACHE_ADDR = "127.0.0.1:8080"
+DEFAULT_GATEWAY_ADDR = "https://127.0.0.1:8088"
+TOKEN_FILE_KEY = "token_file"  # up.json: the path of the admin token `lgr up` minted
 CLIENT_CERT_NAME = "client"
 TLS_ENV = ("LGR_CA_FILE", "LGR_CERT_FILE", "LGR_KEY_FILE")
 
@@ -85,14 +92,18 @@ class RlpClientConfig(ClientTLSConfig):
         return address_problems("LGR_RLP_ADDR", self.rlp_addr, DEFAULT_RLP_ADDR)
 
 
+def _token() -> str:
+    return setting("LGR_TOKEN", "", "bearer token the rlp gateway and the log cache accept "
+                   "(`lgr token create`)", secret=True)
+
+
 @dataclass(frozen=True)
 class CacheClientConfig(ClientTLSConfig):
     """Where a client reads history and metadata: a log cache's HTTP API, and the token it sends."""
 
     cache_addr: str = setting("LGR_CACHE_ADDR", DEFAULT_CACHE_ADDR,
                               "log cache address (host:port for http, or an http(s):// URL)")
-    token: str = setting("LGR_TOKEN", "", "bearer token the log cache accepts (`lgr token create`)",
-                         secret=True)
+    token: str = _token()
 
     @property
     def cache_url(self) -> str:
@@ -108,8 +119,31 @@ class CacheClientConfig(ClientTLSConfig):
         return address_problems("LGR_CACHE_ADDR", rest.rstrip("/") if sep else addr, DEFAULT_CACHE_ADDR)
 
 
+@dataclass(frozen=True)
+class GatewayClientConfig(ClientTLSConfig):
+    """Where a client reads envelopes over HTTPS: an rlp gateway's /v2/read, and the token it sends."""
+
+    gateway_addr: str = setting("LGR_GATEWAY_ADDR", DEFAULT_GATEWAY_ADDR,
+                                "rlp gateway address (an https:// URL, or host:port)")
+    token: str = _token()
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway's base URL: ``gateway_addr`` with ``https://`` added when it has no scheme."""
+        addr = self.gateway_addr.strip().rstrip("/")
+        return addr if "://" in addr else f"https://{addr}"
+
+    def validate(self) -> list[str]:
+        addr = self.gateway_addr.strip()
+        scheme, sep, rest = addr.partition("://")
+        if sep and scheme not in ("http", "https"):
+            return [f"LGR_GATEWAY_ADDR={addr!r}: use https://host:port or host:port"]
+        return address_problems("LGR_GATEWAY_ADDR", rest.rstrip("/") if sep else addr, "127.0.0.1:8088")
+
+
 # Config field -> the kind of `lgr up` component whose address it defaults to.
-_ADDRESS_KINDS = {"agent_addr": "agent", "rlp_addr": "rlp", "cache_addr": "cache"}
+_ADDRESS_KINDS = {"agent_addr": "agent", "rlp_addr": "rlp", "cache_addr": "cache",
+                  "gateway_addr": "gateway"}
 
 
 def load_client_config(
@@ -122,13 +156,39 @@ def load_client_config(
     stack = up_state.read_state(paths.state_dir(env))
     if stack is None:
         return config.with_default_files(paths.certs_dir(env))
+    extras = _up_json(paths.state_dir(env))
     changes = {}
     for field in dataclasses.fields(config):
-        kind = _ADDRESS_KINDS.get(field.name)
         given = overrides.get(field.name) is not None or env_name(cls, field.name) in env
-        if kind and not given and stack.address_of(kind):
-            changes[field.name] = stack.address_of(kind)
+        if given:
+            continue
+        kind = _ADDRESS_KINDS.get(field.name)
+        address = extras.get(field.name) if isinstance(extras.get(field.name), str) else None
+        address = address or (stack.address_of(kind) if kind else None)
+        if kind and address:
+            changes[field.name] = address
+        elif field.name == "token" and not config.token:
+            changes[field.name] = read_token_file(extras.get(TOKEN_FILE_KEY))
     return dataclasses.replace(config, **changes).with_default_files(Path(stack.certs_dir))
+
+
+def read_token_file(path: object) -> str:
+    """The token in the file at ``path`` (surrounding whitespace dropped); "" when there is none."""
+    if not isinstance(path, str) or not path:
+        return ""
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _up_json(directory: Path) -> dict[str, Any]:
+    # The keys of up.json that UpState does not model (gateway_addr, token_file, ...).
+    try:
+        data = json.loads((directory / up_state.STATE_NAME).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def address_problems(label: str, address: str, example: str = DEFAULT_AGENT_ADDR) -> list[str]:

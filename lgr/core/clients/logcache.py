@@ -11,7 +11,8 @@ Usage (inside a running event loop)::
 
 Envelopes come back as ``loggregator.v2.Envelope`` messages. Envelope types are log cache's
 names (``LOG``, ``COUNTER``, ``GAUGE``, ``TIMER``, ``EVENT``; lower case is accepted). Requests
-carry ``Authorization: bearer TOKEN`` when a token is given. Failures raise
+carry ``Authorization: bearer TOKEN`` when a token is given (:meth:`LogCacheClient.read` also
+takes one per call, for a server reading on behalf of its callers). Failures raise
 :class:`LogCacheError` (the cache answered with an error; ``status`` holds the HTTP status) or
 UnavailableError (it could not be reached); a 404 with an empty body is the auth proxy refusing
 the token.
@@ -70,10 +71,11 @@ class LogCacheClient:
     """An HTTP client of one log cache at ``url`` (``http(s)://host:port``)."""
 
     def __init__(self, url: str, token: str = "", ssl_context: ssl.SSLContext | None = None,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0, server_hostname: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
         self._ssl = ssl_context
+        self._server_hostname = server_hostname or None  # the name the HTTPS certificate must carry
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -105,8 +107,10 @@ class LogCacheClient:
 
     async def read(self, source_id: str, start_time: int = 0, end_time: int | None = None,
                    envelope_types: Iterable[str] = (), limit: int | None = None,
-                   descending: bool = False, name_filter: str | None = None) -> list[envelope_pb2.Envelope]:
-        """One read: envelopes of ``source_id`` with ``start_time <= timestamp < end_time`` (ns)."""
+                   descending: bool = False, name_filter: str | None = None, *,
+                   token: str | None = None) -> list[envelope_pb2.Envelope]:
+        """One read: envelopes of ``source_id`` with ``start_time <= timestamp < end_time`` (ns);
+        ``token`` (when given) is sent instead of the client's own."""
         params: list[tuple[str, str]] = [("start_time", str(start_time))]
         if end_time is not None:
             params.append(("end_time", str(end_time)))
@@ -117,7 +121,7 @@ class LogCacheClient:
             params.append(("descending", "true"))
         if name_filter:
             params.append(("name_filter", name_filter))
-        body = await self._get(f"/api/v1/read/{_quote(source_id)}", params, source_id)
+        body = await self._get(f"/api/v1/read/{_quote(source_id)}", params, source_id, token=token)
         batch = json.loads(body).get("envelopes") or {}
         return list(json_format.ParseDict(batch, envelope_pb2.EnvelopeBatch()).batch)
 
@@ -170,13 +174,17 @@ class LogCacheClient:
         return json.loads(await self._get("/api/v1/query_range", params, promql=True))
 
     async def _get(self, path: str, params: list[tuple[str, str]] | None = None,
-                   source_id: str | None = None, promql: bool = False) -> bytes:
+                   source_id: str | None = None, promql: bool = False,
+                   token: str | None = None) -> bytes:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
-        headers = {"Authorization": f"bearer {self.token}"} if self.token else {}
+        token = self.token if token is None else token
+        headers = {"Authorization": f"bearer {token}"} if token else {}
+        extra = {"server_hostname": self._server_hostname} if self._server_hostname else {}
         try:
             async with self._session.get(self.url + path, params=params, headers=headers,
-                                         ssl=self._ssl if self._ssl is not None else True) as resp:
+                                         ssl=self._ssl if self._ssl is not None else True,
+                                         **extra) as resp:
                 body = await resp.read()
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:

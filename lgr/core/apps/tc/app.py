@@ -1,11 +1,13 @@
 """Traffic controller app: an aiohttp server for websockets and HTTP, wired to every router.
 
-Wiring: one mTLS channel per router (:mod:`.routers`); each websocket opens its own
+Wiring: one mTLS channel per router (lgr.core.router_pool); each websocket opens its own
 BatchedReceiver on every router (:mod:`.handlers`, :mod:`.websocket`), with the subscription id
-as shard id for the firehose, and gets the envelopes as v1 frames (:mod:`.frames`); one more
-subscription feeds the recent-logs store (:mod:`.recent`) that stands in for log cache; the
-controller's metrics and slow-consumer events go to the agent (:mod:`.emitter`); access is
-decided by lgr.core.auth from the tokens file or UAA/CAPI (:mod:`.config`).
+as shard id for the firehose, and gets the envelopes as v1 frames (:mod:`.frames`); recent logs
+and container metrics are read from the log cache at LOG_CACHE_ADDR with the caller's token
+(:mod:`.cache_recent`), or, when none is configured, from an in-memory store fed by one more
+subscription to the routers (:mod:`.recent`), which only knows what arrived since the controller
+started; the controller's metrics and slow-consumer events go to the agent (:mod:`.emitter`);
+access is decided by lgr.core.auth from the tokens file or UAA/CAPI (:mod:`.config`).
 
 The server speaks HTTPS/WSS with TRAFFIC_CONTROLLER_OUTGOING_{CERT,KEY}_FILE (upstream's
 ``http.ServeTLS``: a server certificate, no client certificate), else plain HTTP/WS on loopback.
@@ -19,6 +21,7 @@ import ssl
 
 from aiohttp import web
 
+from lgr.core.apps.tc.cache_recent import CacheRecent
 from lgr.core.apps.tc.config import TcConfig
 from lgr.core.apps.tc.emitter import MetricEmitter
 from lgr.core.apps.tc.frames import FrameEncoder
@@ -58,6 +61,7 @@ class TrafficController(Component):
         self.authorizer: Authorizer | None = None
         self.emitter: MetricEmitter | None = None
         self.handlers: Handlers | None = None
+        self.cache: CacheRecent | None = None
         self._recent: RouterStream | None = None
         self._runner: web.AppRunner | None = None
         self._metrics_server: MetricsServer | None = None
@@ -83,11 +87,13 @@ class TrafficController(Component):
         outgoing = outgoing_ssl_context(cfg) if cfg.serves_tls else None
         metrics_ssl = (server_ssl_context(*cfg.metrics_tls, env=METRICS_TLS_ENV)
                        if cfg.metrics_port != -1 else None)
+        cache = CacheRecent.from_config(cfg, self.encoder) if cfg.log_cache_url else None
         self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
+        self.cache = cache
         self.pool = RouterPool(cfg.router_addrs, creds, component=self.name)
         self.emitter = MetricEmitter(self.metrics, cfg.agent_addr, creds, cfg.metric_interval)
         self.handlers = Handlers(cfg, self.pool, self.encoder, self.m, self.authorizer,
-                                 self.store, self.emitter)
+                                 self.store, self.emitter, cache)
         app = web.Application()
         app.add_routes(self.handlers.routes())
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
@@ -114,7 +120,7 @@ class TrafficController(Component):
         except BaseException:
             await self._release()
             raise
-        if self.store.enabled:
+        if self.store.enabled and self.cache is None:
             accept = self.store.accept
             self._recent = RouterStream(
                 self.pool, self.store.request().SerializeToString(),
@@ -144,6 +150,8 @@ class TrafficController(Component):
             await self.emitter.close()
         if self.authorizer is not None:
             await self.authorizer.close()
+        if self.cache is not None:
+            await self.cache.close()
         if self._metrics_server is not None:
             await self._metrics_server.stop()
 

@@ -16,7 +16,14 @@ LGR_TOKENS_FILE is lgr's built-in authority when no UAA is configured; METRICS_P
 14828; -1: off) replaces upstream's TRAFFIC_CONTROLLER_HEALTH_ADDR, over mTLS with
 METRICS_*_PATH falling back to the ROUTER_* files; the LGR_TC_* settings expose what upstream
 hard-codes (5 s slow consumer timeout, 30 s keep-alive, 1000-envelope buffer per stream) and the
-in-memory recent-logs store that stands in for log cache (LOG_CACHE_ADDR is not supported yet).
+in-memory recent-logs store used when no LOG_CACHE_ADDR is set.
+
+LOG_CACHE_ADDR names the log cache that answers recent logs and container metrics. Upstream reads
+its gRPC API over mTLS; lgr reads the HTTP API (lgr's or upstream's gateway), as host:port for
+plain HTTP or an http(s):// URL, passing the caller's bearer token along. For HTTPS it trusts
+LOG_CACHE_CA_FILE (default: ROUTER_CA_FILE), presents LOG_CACHE_{CERT,KEY}_FILE when set, and
+checks the certificate for LOG_CACHE_SERVER_NAME (default: the address's host; upstream's is
+"log_cache").
 """
 
 from __future__ import annotations
@@ -106,8 +113,19 @@ class TcConfig:
     buffer_size: int = setting(
         "LGR_TC_BUFFER_SIZE", 1000,
         "envelopes buffered per websocket before its oldest are dropped")
+    log_cache_addr: str = setting(
+        "LOG_CACHE_ADDR", "", "log cache serving /recentlogs and /containermetrics: host:port "
+        "(HTTP) or an http(s):// URL (unset: the controller's in-memory store)")
+    log_cache_ca_file: str = setting("LOG_CACHE_CA_FILE", "",
+                                     "CA of the log cache's HTTPS certificate (default: ROUTER_CA_FILE)")
+    log_cache_cert_file: str = setting("LOG_CACHE_CERT_FILE", "",
+                                       "client certificate shown to the log cache (optional)")
+    log_cache_key_file: str = setting("LOG_CACHE_KEY_FILE", "", "its private key")
+    log_cache_server_name: str = setting(
+        "LOG_CACHE_SERVER_NAME", "", "name the log cache's certificate must carry "
+        "(default: the host of LOG_CACHE_ADDR)")
     recent_logs: int = setting("LGR_TC_RECENT_LOGS", 100,
-                               "recent logs kept per app for /recentlogs (0: off)")
+                               "recent logs kept per app for /recentlogs without a log cache (0: off)")
     recent_apps: int = setting("LGR_TC_RECENT_APPS", 1000,
                                "apps whose recent logs and container metrics are kept")
     metrics_port: int = setting("METRICS_PORT", 14828,
@@ -129,6 +147,12 @@ class TcConfig:
         """(ca, cert, key) for the metrics endpoint, each defaulting to the router files."""
         return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
                 self.metrics_key_file or self.key_file)
+
+    @property
+    def log_cache_url(self) -> str:
+        """LOG_CACHE_ADDR as a URL (``http://`` added to host:port); "" when unset."""
+        addr = self.log_cache_addr.strip().rstrip("/")
+        return addr if not addr or "://" in addr else f"http://{addr}"
 
     @property
     def serves_tls(self) -> bool:
@@ -169,6 +193,7 @@ class TcConfig:
         if self.agent_addr and _addr_problem(self.agent_addr):
             problems.append(f"AGENT_GRPC_ADDRESS={self.agent_addr!r}: "
                             f"{_addr_problem(self.agent_addr)}")
+        problems += self._log_cache_problems()
         if bool(self.outgoing_cert_file) != bool(self.outgoing_key_file):
             problems.append("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE and "
                             "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE go together")
@@ -189,6 +214,18 @@ class TcConfig:
             if size < least:
                 problems.append(f"{env}={size}: must be at least {least}")
         problems += self.auth_options().validate(AUTH_ENV)
+        return problems
+
+
+    def _log_cache_problems(self) -> list[str]:
+        problems = []
+        url = self.log_cache_url
+        scheme, _, rest = url.partition("://")
+        if url and (scheme not in ("http", "https") or _addr_problem(rest)):
+            problems.append(f"LOG_CACHE_ADDR={self.log_cache_addr!r}: use host:port or an "
+                            "http(s)://host:port URL")
+        if bool(self.log_cache_cert_file) != bool(self.log_cache_key_file):
+            problems.append("LOG_CACHE_CERT_FILE and LOG_CACHE_KEY_FILE go together")
         return problems
 
 

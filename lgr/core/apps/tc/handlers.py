@@ -12,7 +12,10 @@
 ==================================  =========================================================
 
 The token is the ``Authorization`` header, else the URL-unescaped ``authorization`` cookie
-(browsers cannot set headers on websockets). Refusals are answered exactly as upstream
+(browsers cannot set headers on websockets). Recent logs and container metrics come from the
+log cache with the caller's token when LOG_CACHE_ADDR is set (a failed read is a 500 with the
+error, counted in ``log_cache_failures``, as upstream), else from the in-memory store.
+Refusals are answered exactly as upstream
 (lgr.core.auth.decision): the firehose 401 with ``WWW-Authenticate: Basic``; app routes 401
 (no or unknown token), 404 (not allowed to read the app) or 500; each counted in
 ``auth_failures{endpoint,reason}``. A request to a websocket route that is not a websocket
@@ -25,12 +28,14 @@ import logging
 import re
 import time
 import urllib.parse
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.events import log_pb2
 from lgr.core._proto.loggregator.v2 import egress_pb2
+from lgr.core.apps.tc.cache_recent import CacheRecent, bearer_token
 from lgr.core.apps.tc.config import TcConfig
 from lgr.core.apps.tc.emitter import MetricEmitter
 from lgr.core.apps.tc.frames import FrameEncoder, app_request, firehose_request
@@ -40,6 +45,7 @@ from lgr.core.apps.tc.recent import DEFAULT_LIMIT, RecentStore
 from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.apps.tc.websocket import CLOSE_TIMEOUT, WebsocketSession
 from lgr.core.auth import Authorizer, Decision
+from lgr.core.errors import LgrError
 
 MAX_CLIENT_MESSAGE = 64 * 1024  # clients have nothing to say; upstream reads and discards
 NO_LOG_CACHE = b"recent log endpoint requires a log cache. please talk to you operator"
@@ -70,13 +76,14 @@ class Handlers:
 
     def __init__(self, config: TcConfig, pool: RouterPool, encoder: FrameEncoder,
                  metrics: TcMetrics, authorizer: Authorizer, store: RecentStore,
-                 emitter: MetricEmitter) -> None:
+                 emitter: MetricEmitter, cache: CacheRecent | None = None) -> None:
         self._config = config
         self._pool = pool
         self._encoder = encoder
         self._m = metrics
         self._auth = authorizer
         self._store = store
+        self._cache = cache
         self._emitter = emitter
         self.sessions: set[WebsocketSession] = set()
         self._closing = False
@@ -124,7 +131,13 @@ class Handlers:
             response = refusal(decision)
             response.headers.update(cors)
             return response
-        if self._store.enabled:
+        if self._cache is not None:
+            token = bearer_token(authorization(request))
+            parts = await self._from_cache(self._cache.recent_logs(app_id, _limit(request), token))
+            if isinstance(parts, web.Response):
+                parts.headers.update(cors)
+                return parts
+        elif self._store.enabled:
             parts = self._store.recent_logs(app_id, _limit(request))
         else:
             parts = [_no_log_cache()]
@@ -137,10 +150,26 @@ class Handlers:
         decision = await self._auth.check_app(authorization(request), app_id)
         if not decision.allowed:
             return refusal(decision)
-        parts = (self._store.container_metrics(app_id) if self._store.enabled
-                 else [_no_log_cache()])
+        if self._cache is not None:
+            token = bearer_token(authorization(request))
+            parts = await self._from_cache(self._cache.container_metrics(app_id, token))
+            if isinstance(parts, web.Response):
+                return parts
+        else:
+            parts = (self._store.container_metrics(app_id) if self._store.enabled
+                     else [_no_log_cache()])
         self._m.recent_requests.inc()
         return _multipart(parts, {})
+
+    async def _from_cache(self, read: Awaitable[list[bytes]]) -> list[bytes] | web.Response:
+        """The read's frames, or the 500 upstream answers when the log cache fails."""
+        try:
+            return await read
+        except (LgrError, TimeoutError) as exc:
+            reason = exc.message if isinstance(exc, LgrError) else "the log cache did not answer in time"
+            self._m.log_cache_failures.inc()
+            log.warning("error communicating with log cache: %s", reason)
+            return web.Response(status=500, text=reason)
 
     async def set_cookie(self, request: web.Request) -> web.StreamResponse:
         """/set-cookie: sets the cookie the form names, so browsers can pass the token along."""

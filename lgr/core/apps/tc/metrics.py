@@ -2,7 +2,8 @@
 
 Upstream emits ``egress{endpoint=firehose|stream}``, ``doppler_proxy.firehoses``,
 ``doppler_proxy.app_streams`` and ``doppler_proxy.slow_consumer``; Prometheus names cannot hold
-dots, so the last three are ``firehoses``, ``app_streams`` and ``slow_consumer`` here.
+dots, so the last three are ``firehoses``, ``app_streams`` and ``slow_consumer`` here, and
+upstream's ``doppler_proxy.log_cache_failure`` is ``log_cache_failures``.
 Refused requests are counted by lgr.core.auth in ``auth_failures{endpoint,reason}``.
 """
 
@@ -41,6 +42,8 @@ class TcMetrics:
             "log_router_disconnects", "Streams to routers that ended")
         self.recent_requests = registry.counter(
             "recent_requests", "Requests for recent logs or container metrics served")
+        self.log_cache_failures = registry.counter(
+            "log_cache_failures", "Recent logs or container metrics requests the log cache failed")
 
     def egress_for(self, endpoint: str):  # noqa: ANN201 - a metrics Counter
         """The egress counter of ``endpoint`` ("firehose" or "stream")."""

@@ -2,8 +2,9 @@
 
 Upstream's traffic controller answers both from log cache (logs: the newest first, up to
 ``limit`` (default 1000); container metrics: the newest per instance index within the last
-minute). Until lgr has a log cache (issue 5), the controller keeps them itself, fed by its own
-firehose subscription to every router (logs and gauges of every source, no shard id):
+minute), and so does lgr's when LOG_CACHE_ADDR is set (lgr.core.apps.tc.cache_recent). Without
+a log cache the controller keeps them itself, in this store, fed by its own firehose
+subscription to every router (logs and gauges of every source, no shard id):
 
 * the last LGR_TC_RECENT_LOGS (100) logs per app, as the routers sent them (v2 bytes);
 * the newest container metric per instance index (a gauge carrying cpu, memory, disk,
@@ -33,6 +34,11 @@ DEFAULT_LIMIT = 1000  # upstream's recentlogs limit when none is given
 _CONTAINER_METRICS = ("cpu", "memory", "disk", "memory_quota", "disk_quota")
 
 Envelope = envelope_pb2.Envelope
+
+
+def container_metric_names(metrics: object) -> bool:
+    """True when a gauge's metric names include every container metric (cpu, memory, ...)."""
+    return all(name in metrics for name in _CONTAINER_METRICS)  # type: ignore[operator]
 
 
 class _App:
@@ -118,8 +124,7 @@ class RecentStore:
             env = Envelope.FromString(data)
         except DecodeError:
             return
-        metrics = env.gauge.metrics
-        if not all(name in metrics for name in _CONTAINER_METRICS):
+        if not container_metric_names(env.gauge.metrics):
             return
         frames = self._encoder.convert([env])
         if len(frames) != 1:
