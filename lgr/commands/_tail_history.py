@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lgr.core.clients.local_filter import LocalFilter
 
 RECENT_LINES = 1000  # what `cf logs --recent` asks the log cache for
+ALL_SOURCES_TIMEOUT = 5.0  # seconds the history of every source may take before the live stream
 
 
 def cache_config(cache_addr: str | None, token: str | None, ca_file: Path | None) -> CacheClientConfig:
@@ -28,16 +29,18 @@ def cache_config(cache_addr: str | None, token: str | None, ca_file: Path | None
     return _client.load(CacheClientConfig, cache_addr=cache_addr, token=token, ca_file=ca_file)
 
 
-def history_request(sources: list[str], lines: int | None, start_time: int | None,
+def history_request(sources: list[str] | None, lines: int | None, start_time: int | None,
                     end_time: int | None, kinds: list[str], name_filter: str | None,
                     counter_name: str | None) -> HistoryRequest:
-    """The cache read for `lgr tail`'s flags (-n default 10)."""
+    """The cache read for `lgr tail`'s flags (-n default 10); ``sources=None``: every source,
+    bounded by ALL_SOURCES_TIMEOUT so a slow cache holds the live stream back only briefly."""
     from lgr.core.clients.follow import HistoryRequest
 
     if counter_name and not name_filter:
         name_filter = f"^{re.escape(counter_name)}$"  # let the cache pick them, so -n counts them
     return HistoryRequest(sources, 10 if lines is None else lines, start_time or 0, end_time,
-                          [k.upper() for k in kinds], name_filter)
+                          [k.upper() for k in kinds], name_filter,
+                          timeout=ALL_SOURCES_TIMEOUT if sources is None else None)
 
 
 def recent_request(sources: list[str]) -> HistoryRequest:

@@ -1,10 +1,12 @@
-"""`lgr tail`: a source's recent envelopes from the log cache, then (with -f) its live stream, as `cf tail`.
+"""`lgr tail`: recent envelopes from the log cache, then (with -f) the live stream, as `cf tail`.
 
 With a SOURCE (or --app), `lgr tail` prints the newest --lines (10) envelopes the log cache holds
 and exits; with --follow it then streams new ones from the reverse log proxy, without a gap or a
-repeat (lgr.core.clients.follow). Without a source there is no history to read: it streams the
-whole firehose from the rlp until Ctrl-C, --count or --timeout. ``--via gateway`` reads the live
-stream from the rlp gateway over HTTPS with a bearer token instead (lgr.commands._tail_live).
+repeat (lgr.core.clients.follow). Without a source it prints the newest --lines across every
+source the cache holds (the 100 written to most recently at most), then streams the whole
+firehose from the rlp, again without a repeat, until Ctrl-C, --count or --timeout; an unreachable
+cache is a dim note and the live stream goes on. ``--via gateway`` reads the live stream from the
+rlp gateway over HTTPS with a bearer token instead (lgr.commands._tail_live).
 ``--recent`` prints the source's newest 1000 logs from the cache and exits, as `cf logs --recent`.
 
 Lines follow upstream's ``cf tail`` format (lgr.core.render), except that counters, gauges,
@@ -47,8 +49,8 @@ MAX_LINES = 1000
 def command(
     source: Annotated[Optional[str], typer.Argument(
         metavar="SOURCE_ID", show_default=False,
-        help="Source id to tail (an app guid or a component name). Default: the whole firehose, "
-        "live only.",
+        help="Source id to tail (an app guid or a component name). Default: every source: the "
+        "newest --lines across them from the log cache, then the whole firehose live.",
     )] = None,
     apps: Annotated[Optional[list[str]], typer.Option(
         "--app", "-a", metavar="SOURCE_ID", show_default=False, rich_help_panel=FILTERS,
@@ -91,11 +93,13 @@ def command(
     )] = None,
     lines: Annotated[Optional[int], typer.Option(
         "--lines", "-n", min=0, max=MAX_LINES, metavar="N", show_default=False, rich_help_panel=HISTORY,
-        help="How many recent envelopes to print from the log cache (0 to 1000). Default: 10.",
+        help="How many recent envelopes to print from the log cache (0 to 1000; 0: none, only "
+        "the live stream). Default: 10.",
     )] = None,
     follow_: Annotated[bool, typer.Option(
         "--follow", "-f", rich_help_panel=HISTORY,
-        help="After the history, keep printing new envelopes from the reverse log proxy.",
+        help="After the history, keep printing new envelopes from the reverse log proxy "
+        "(always so without a SOURCE_ID).",
     )] = False,
     start_time: Annotated[Optional[int], typer.Option(
         "--start-time", metavar="NS", show_default=False, rich_help_panel=HISTORY,
@@ -138,9 +142,13 @@ def command(
     key_file: _client.KeyFile = None,
     connect_timeout: _client.ConnectTimeout = _client.CONNECT_TIMEOUT,
 ) -> None:
-    """Print a source's recent envelopes from the log cache, then with -f follow it live (as `cf tail`).
+    """Print recent envelopes from the log cache, then with -f follow them live (as `cf tail`).
 
-    Without a SOURCE_ID, streams the whole firehose from the reverse log proxy. Examples:
+    With a SOURCE_ID, prints that source's newest envelopes and exits (-f: then follows it live).
+    Without one, prints the newest envelopes across every source the log cache holds, then streams
+    the whole firehose from the reverse log proxy (-n 0: the live stream only). Examples:
+
+      lgr tail
 
       lgr tail my-app -n 50
 
@@ -162,14 +170,13 @@ def command(
     keep = TextFilter(regex("--include", include), regex("--exclude", exclude))
     local = LocalFilter(regex("--name-filter", name_filter), counter_name, gauge_names)
     newline_char = new_line_char(new_line)
-    if not sources and (lines is not None or start_time is not None or end_time is not None):
-        raise UsageError("--lines, --start-time and --end-time need a SOURCE_ID: the log cache "
-                         "keeps history per source", hint="e.g. lgr tail my-app -n 20")
     if start_time is not None and end_time is not None and start_time > end_time:
         raise UsageError("Invalid date/time range. Ensure your start time is prior or equal the end time.")
     history = (recent_request(sources) if recent else
-               history_request(sources, lines, start_time, end_time, kinds, name_filter, counter_name))
+               history_request(sources or None, lines, start_time, end_time, kinds, name_filter,
+                               counter_name))
     printer = Printer(as_json, newline_char, keep, colour=console.is_terminal)
+    with_history = bool(sources) or history.lines > 0  # the firehose's -n 0: live only, as before
     started = time.monotonic()
     live = None
     try:
@@ -185,7 +192,7 @@ def command(
             what = f"source {', '.join(sources)}" if sources else "the firehose"
             _status(f"streaming {what} from {live.where} (Ctrl-C to stop)")
         batches = live.batches()
-        if sources:
+        if with_history:
             batches = followed(cache_config(cache_addr, token, ca_file), batches, history, printer,
                                _status)
         timed_out = asyncio.run(_stream(batches, printer, local, count, timeout))
@@ -198,7 +205,7 @@ def command(
         timed_out = True  # only the history read of a tail without -f gets here
     if live is not None:
         _summary(live.received, printer.shown - printer.history, time.monotonic() - started,
-                 printer.history if sources else None)
+                 printer.history if with_history else None)
     if timed_out and count is not None:
         raise TimeoutExpiredError(
             f"--timeout {timeout:g}s expired after {printer.shown} of {count} envelopes",

@@ -1,6 +1,8 @@
 """`lgr tail` streaming, as a real subprocess against a test rlp (mTLS BatchedReceiver) on 127.0.0.1.
 
-History from the log cache (and -f after it) is in test_tail_history_cmd.py."""
+No log cache listens here (LGR_CACHE_ADDR is a closed port), so a tail without a source notes
+that it has no history and streams live. History from a real log cache (and -f after it) is in
+test_tail_history_cmd.py and test_tail_firehose_history_cmd.py."""
 
 from __future__ import annotations
 
@@ -32,8 +34,12 @@ EVERY_KIND = [
 ]
 
 
+NO_CACHE = "127.0.0.1:1"
+NO_HISTORY = f"no history: cannot reach the log cache at http://{NO_CACHE}"
+
+
 def rlp_env(pki, tmp_path, server: ServerThread) -> dict[str, str]:
-    return client_env(pki, tmp_path, LGR_RLP_ADDR=f"127.0.0.1:{server.port}")
+    return client_env(pki, tmp_path, LGR_RLP_ADDR=f"127.0.0.1:{server.port}", LGR_CACHE_ADDR=NO_CACHE)
 
 
 @pytest.fixture
@@ -60,7 +66,18 @@ def test_prints_cf_tail_lines_of_every_kind_from_the_firehose(pki, tmp_path, rlp
     ]
     assert selectors_of(rlp) == [("", k) for k in ("log", "counter", "gauge", "timer", "event")]
     assert rlp.servicer.requests[0].use_preferred_tags is True
-    assert error_lines(proc) == [f"received {len(EVERY_KIND)} envelopes in " + error_lines(proc)[0].split(" in ")[1]]
+    status = error_lines(proc)
+    assert status[0].startswith(NO_HISTORY) and status[0].endswith("; following the live stream only")
+    assert status[1:] == [f"0 from the log cache, then received {len(EVERY_KIND)} envelopes in "
+                          + status[1].split(" in ")[1]]
+
+
+def test_n_0_streams_live_only_without_asking_the_cache(pki, tmp_path, rlp):
+    proc = run_lgr("tail", "-n", "0", "--count", "2", env=rlp_env(pki, tmp_path, rlp))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(b"\n") == 2
+    (status,) = error_lines(proc)
+    assert status.startswith(f"received {len(EVERY_KIND)} envelopes, 2 shown in")
 
 
 def test_json_prints_one_protojson_object_per_envelope(pki, tmp_path, rlp):
@@ -114,10 +131,11 @@ def test_reconnects_and_reports_drops_on_stderr(pki, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert [line.split(b"] ", 1)[1] for line in proc.stdout.splitlines()] == [b"OUT hello", b"COUNTER requests:5"]
     status = error_lines(proc)
-    assert "the rlp dropped 4 envelopes of this stream (4 in all)" in status[0]
-    assert "broke (UNAVAILABLE: router restarting); reconnecting" in status[1]
-    assert status[2].startswith(f"reconnected to the rlp at 127.0.0.1:{server.port} after")
-    assert status[3].startswith("received 2 envelopes")
+    assert status[0].startswith(NO_HISTORY)
+    assert "the rlp dropped 4 envelopes of this stream (4 in all)" in status[1]
+    assert "broke (UNAVAILABLE: router restarting); reconnecting" in status[2]
+    assert status[3].startswith(f"reconnected to the rlp at 127.0.0.1:{server.port} after")
+    assert status[4].startswith("0 from the log cache, then received 2 envelopes")
 
 
 def test_ctrl_c_exits_0_with_a_count(pki, tmp_path, rlp):
@@ -132,7 +150,8 @@ def test_ctrl_c_exits_0_with_a_count(pki, tmp_path, rlp):
         finally:
             proc.kill()
     assert proc.returncode == 0, stderr
-    assert stderr.decode().strip().startswith(f"received {len(EVERY_KIND)} envelopes in")
+    assert stderr.decode().strip().splitlines()[-1].startswith(
+        f"0 from the log cache, then received {len(EVERY_KIND)} envelopes in")
 
 
 def test_timeout_before_count_exits_10(pki, tmp_path, rlp):
@@ -143,10 +162,11 @@ def test_timeout_before_count_exits_10(pki, tmp_path, rlp):
 
 
 def test_an_unreachable_rlp_exits_5(pki, tmp_path):
-    env = client_env(pki, tmp_path, LGR_RLP_ADDR="127.0.0.1:1")
+    env = client_env(pki, tmp_path, LGR_RLP_ADDR="127.0.0.1:1", LGR_CACHE_ADDR=NO_CACHE)
     proc = run_lgr("tail", "--connect-timeout", "0.3", env=env)
     assert proc.returncode == ExitCode.UNAVAILABLE
-    assert error_lines(proc)[0].startswith("error: cannot reach the reverse log proxy at 127.0.0.1:1")
+    errors = [line for line in error_lines(proc) if line.startswith("error: ")]
+    assert errors[0].startswith("error: cannot reach the reverse log proxy at 127.0.0.1:1")
 
 
 def test_colours_on_a_terminal(pki, tmp_path, rlp):
@@ -165,12 +185,10 @@ def test_colours_on_a_terminal(pki, tmp_path, rlp):
 
 
 def test_follow_without_a_reachable_cache_warns_and_streams(pki, tmp_path, rlp):
-    env = rlp_env(pki, tmp_path, rlp)
-    env["LGR_CACHE_ADDR"] = "127.0.0.1:1"
-    proc = run_lgr("tail", "app", "-f", "--count", "2", env=env)
+    proc = run_lgr("tail", "app", "-f", "--count", "2", env=rlp_env(pki, tmp_path, rlp))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count(b"\n") == 2
     status = error_lines(proc)
-    assert status[0].startswith("no history: cannot reach the log cache at http://127.0.0.1:1")
+    assert status[0].startswith(NO_HISTORY)
     assert status[-1].startswith("0 from the log cache, then received")
     assert selectors_of(rlp)[0] == ("app", "log")

@@ -49,8 +49,10 @@ async def publish(pki, stack, envs) -> None:
 def test_via_gateway_streams_the_firehose_with_the_same_rendering(pki, tmp_path):
     async def body():
         async with full_stack(pki, tmp_path) as stack:
+            # The cache may read the envelopes before or after the tail reads its history: either
+            # way each shows once (from the history, or from the stream).
             env = client_env(pki, tmp_path, LGR_GATEWAY_ADDR=stack.gateway.url,
-                             LGR_TOKEN=stack.tokens.admin)
+                             LGR_CACHE_ADDR=stack.cache.url, LGR_TOKEN=stack.tokens.admin)
             sent = [envelope.log(f"hi {i}", source_id=f"app-{i}", instance_id="0",
                                  timestamp=T + i * NS, tags={"source_type": "APP/PROC/WEB"})
                     for i in range(2)]
@@ -96,7 +98,7 @@ def test_a_token_the_gateway_refuses_is_one_clear_error(pki, tmp_path):
     async def body():
         async with full_stack(pki, tmp_path) as stack:
             env = client_env(pki, tmp_path, LGR_GATEWAY_ADDR=stack.gateway.url,
-                             LGR_TOKEN=stack.tokens.reader)
+                             LGR_CACHE_ADDR=stack.cache.url, LGR_TOKEN=stack.tokens.reader)
             code, out, err = await lgr("tail", "--via", "gateway", env=env)
             assert code == ExitCode.UNAVAILABLE and out == b""
             lines = [line for line in err.decode().splitlines() if line.strip()]

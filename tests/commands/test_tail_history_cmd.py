@@ -144,7 +144,6 @@ def test_a_token_the_cache_refuses_is_one_error_line(pki, tmp_path):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["app-1", "-t", "log", "-c", "logs"], "error: --envelope-type cannot be used with --envelope-class"),
-    (["-n", "5"], "error: --lines, --start-time and --end-time need a SOURCE_ID"),
     (["app-1", "--start-time", "5", "--end-time", "4"], "error: Invalid date/time range."),
     (["app-1", "--name-filter", "(x"], "error: --name-filter '(x' is not a valid regular expression"),
     (["app-1", "-n", "1001"], "Invalid value for '--lines' / '-n': Input should be less than or equal to 1000"),

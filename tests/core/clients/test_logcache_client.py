@@ -8,7 +8,13 @@ import pytest
 
 from lgr.core import envelope
 from lgr.core._proto.loggregator.v2 import envelope_pb2
-from lgr.core.clients.follow import HistoryRequest, follow, read_history
+from lgr.core.clients.follow import (
+    MAX_SOURCES,
+    HistoryRequest,
+    follow,
+    newest_sources,
+    read_history,
+)
 from lgr.core.clients.logcache import LogCacheClient, LogCacheError, MetaInfo
 from lgr.core.errors import UnavailableError
 from tests.core.apps.cache_support import NS, T0, put, running_cache
@@ -126,6 +132,79 @@ def test_follow_goes_on_live_when_the_cache_fails_and_ends_with_the_streams_erro
             with pytest.raises(UnavailableError, match="cannot reach"):
                 async for _ in follow(cache, _live([]), HistoryRequest(["app-1"])):
                     pass
+
+    run(body())
+
+
+def test_history_of_every_source_reads_those_written_to_last(tmp_path):
+    async def body():
+        async with running_cache(tmp_path) as api:
+            put(api.cache, logs(5, "app-1", step=2 * NS) + logs(5, "app-2", start=T0 + NS, step=2 * NS)
+                + logs(3, "old-app", start=T0 - 100 * NS)
+                + [envelope.counter("requests", total=7, source_id="router", timestamp=T0 - 50 * NS)])
+            async with client(api) as cache:
+                got = await read_history(cache, HistoryRequest(None, lines=3))
+                assert [e.log.payload for e in got] == [b"app-2 3", b"app-1 4", b"app-2 4"]
+                # Unfiltered, the newest 3 envelopes can only come from the 3 newest sources.
+                assert await newest_sources(cache, HistoryRequest(None, lines=3)) == ["app-2", "app-1", "router"]
+                # A type filter may skip a source's newest envelope: every source is read.
+                counters = HistoryRequest(None, lines=1, envelope_types=["COUNTER"])
+                assert len(await newest_sources(cache, counters)) == 4
+                assert [e.counter.total for e in await read_history(cache, counters)] == [7]
+                ranged = HistoryRequest(None, lines=10, end_time=T0 - 60 * NS)
+                assert await newest_sources(cache, ranged) == ["old-app"]
+                assert await read_history(cache, HistoryRequest(None, lines=0)) == []
+
+    run(body())
+
+
+def test_history_of_every_source_reads_at_most_max_sources(tmp_path):
+    async def body():
+        async with running_cache(tmp_path) as api:
+            put(api.cache, [env for i in range(MAX_SOURCES + 5) for env in logs(1, f"s{i:03}", start=T0 + i * NS)])
+            async with client(api) as cache:
+                chosen = await newest_sources(cache, HistoryRequest(None, lines=1000))
+                assert chosen == [f"s{i:03}" for i in range(MAX_SOURCES + 4, 4, -1)]
+                got = await read_history(cache, HistoryRequest(None, lines=1000))
+                assert [e.source_id for e in got] == chosen[::-1]
+
+    run(body())
+
+
+def test_follow_every_source_skips_live_repeats_of_the_history(tmp_path):
+    async def body():
+        async with running_cache(tmp_path) as api:
+            old = logs(2, "app-1") + logs(2, "app-2", start=T0 + NS // 2)
+            put(api.cache, old)
+            newer = logs(1, "app-3", start=T0 + 10 * NS)
+            live = _live([old[1:], newer])
+            async with client(api) as cache:
+                stream = follow(cache, live, HistoryRequest(None, lines=3))
+                out = [await anext(stream), await anext(stream)]
+                await stream.aclose()
+            assert out == [sorted(old, key=lambda e: e.timestamp)[1:], newer]
+
+    run(body())
+
+
+def test_a_cache_that_does_not_answer_in_time_is_unavailable(tmp_path):
+    async def body():
+        held = []
+
+        async def hold(reader, writer):  # accept, never answer
+            held.append(writer)
+
+        server = await asyncio.start_server(hold, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with LogCacheClient(f"http://127.0.0.1:{port}") as cache:
+                with pytest.raises(UnavailableError, match=r"did not answer within 0\.2s"):
+                    await read_history(cache, HistoryRequest(None, timeout=0.2))
+        finally:
+            for writer in held:
+                writer.close()
+            server.close()
+            await server.wait_closed()
 
     run(body())
 
