@@ -1,17 +1,16 @@
-"""`lgr up`: run router(s), agent and rlp on loopback, making certificates on first run."""
+"""`lgr up`: run the whole system on loopback, making certificates and an admin token on first run."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 
 import typer
 
-from lgr.console import console, err_console, escape, note
+from lgr.commands._up_show import show, show_last_lines
+from lgr.console import err_console, escape, note
 from lgr.core import paths
 from lgr.core.errors import ExitCode
 
@@ -24,6 +23,10 @@ def _port(flag: str, default: int, what: str) -> int:
     )
 
 
+def _serve(name: str, what: str) -> bool:
+    return typer.Option(True, f"--{name}/--no-{name}", help=f"Run the {what}.")
+
+
 def command(
     routers: int = typer.Option(
         1, "--routers", min=1, max=16, metavar="N", help="How many routers to run."
@@ -34,6 +37,14 @@ def command(
         "--router-port", 8082, "First router's gRPC port (ROUTER_PORT); others get free ports"
     ),
     rlp_port: int = _port("--rlp-port", 8083, "Reverse log proxy gRPC port (RLP_PORT)"),
+    gateway_port: int = _port("--gateway-port", 8088, "RLP gateway HTTPS port (GATEWAY_ADDR)"),
+    tc_port: int = _port(
+        "--tc-port", 8081, "Traffic controller websocket port (TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT)"
+    ),
+    cache_port: int = _port("--cache-port", 8080, "Log cache HTTP port (ADDR)"),
+    gateway: bool = _serve("gateway", "rlp gateway (HTTPS, server-sent events)"),
+    tc: bool = _serve("tc", "traffic controller (v1 websockets, recent logs)"),
+    cache: bool = _serve("cache", "log cache (history for `lgr tail -n`, `lgr meta`)"),
     certs_dir: Path | None = typer.Option(
         None, "--certs-dir", metavar="DIR", file_okay=False, show_default=False,
         help="Certificates to use, made there if missing. Default: certs/ in lgr's state directory.",
@@ -46,17 +57,23 @@ def command(
         False, "--json", help="Once every component is ready, print them as JSON instead of a table."
     ),
 ) -> None:
-    """Run router(s), agent and reverse log proxy on loopback until Ctrl-C.
+    """Run the whole system on loopback until Ctrl-C.
 
-    Makes a CA and certificates on first run, starts each component as a child process, waits
-    until each accepts mTLS connections, then prints where they listen. The state directory
-    ($LGR_STATE_DIR, else $XDG_STATE_HOME/lgr, else ~/.local/state/lgr) holds the lock that
-    allows one `lgr up` per directory, and up.json, which tells clients where the stack is.
+    Starts router(s), agent and reverse log proxy, then the rlp gateway, the log cache and the
+    traffic controller, each as a child process, and waits until each answers. Makes a CA and
+    certificates on first run, and an admin token for you (admin.token in the state directory,
+    its hash in the tokens file LGR_TOKENS_FILE, else tokens.json there), reused while valid;
+    the gateway, traffic controller and log cache check tokens against that file. Then prints
+    where everything listens. The state directory ($LGR_STATE_DIR, else $XDG_STATE_HOME/lgr, else
+    ~/.local/state/lgr) holds the lock that allows one `lgr up` per directory, and up.json,
+    which tells clients where the stack is and where the token is.
     Stops everything on Ctrl-C or SIGTERM, or as soon as any component exits.
     """
+    from lgr.core.auth.options import default_tokens_file
     from lgr.core.stack import Stack, StackConfig, ensure_certs
     from lgr.core.supervisor import ChildDiedError
     from lgr.core.up_state import UpLock, remove_state, write_state
+    from lgr.core.up_token import TOKEN_FILE_NAME, ensure_admin_token
 
     state = paths.state_dir()
     lock = UpLock(state)
@@ -68,22 +85,32 @@ def command(
         made = ensure_certs(certs)
         if made:
             note(f"made certificates in {certs}: {', '.join(made)}")
+        tokens_file = token_file = None
+        if gateway or tc or cache:
+            tokens_file = default_tokens_file()
+            token = ensure_admin_token(state / TOKEN_FILE_NAME, tokens_file)
+            token_file = token.path
+            if token.minted:
+                note(f"made an admin token for you ({token.name}) in {token.path}")
         config = StackConfig(
             certs_dir=certs, log_dir=log_dir if log_dir is not None else state / "logs", routers=routers,
             router_port=router_port, agent_port=agent_port, udp_port=udp_port, rlp_port=rlp_port,
+            gateway=gateway, tc=tc, cache=cache, gateway_port=gateway_port, tc_port=tc_port,
+            cache_port=cache_port, tokens_file=tokens_file,
         )
         stack = Stack(config)
         for line in _check_ports(stack):
             note(line)
         stop.install(stack)
         _start(stack, stop)
-        write_state(state, stack.state(os.getpid(), state))
-        _show(stack, state, as_json)
+        up = stack.state(os.getpid(), state, token_file)
+        write_state(state, up)
+        show(stack, up, as_json)
         dead = _watch(stack, stop)
         if dead is not None:
             raise ChildDiedError(dead.child)
     except ChildDiedError as exc:
-        _show_last_lines(exc)
+        show_last_lines(exc)
         _stop(stack)
         raise
     except KeyboardInterrupt:
@@ -97,7 +124,8 @@ def command(
 
 
 _PORT_FLAGS = {"router": "--router-port", "agent": "--agent-port", "agent's v1 UDP": "--udp-port",
-               "rlp": "--rlp-port"}
+               "rlp": "--rlp-port", "gateway": "--gateway-port", "tc": "--tc-port",
+               "cache": "--cache-port"}
 
 
 def _check_ports(stack) -> list[str]:
@@ -177,35 +205,3 @@ def _stop(stack) -> None:
         return
     with err_console.status("stopping…"):
         stack.stop(GRACE_SECONDS)
-
-
-def _show_last_lines(exc) -> None:
-    if exc.lines:
-        err_console.print(f"[dim]last lines of {escape(exc.child.name)}'s log:[/]")
-        for line in exc.lines:
-            err_console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
-
-
-def _show(stack, state: Path, as_json: bool) -> None:
-    comps = [c.state() for c in stack.components]
-    if as_json:
-        data = stack.state(os.getpid(), state).to_json()
-        sys.stdout.write(json.dumps(data) + "\n")
-        sys.stdout.flush()
-        return
-    from rich.table import Table
-
-    table = Table(title="lgr is up", title_justify="left")
-    for col in ("component", "address", "pid", "metrics"):
-        table.add_column(col, no_wrap=True)
-    for c in comps:
-        address = c.address + (f"\nudp {c.udp_address}" if c.udp_address else "")
-        table.add_row(escape(c.name), escape(address), str(c.pid), escape(c.metrics_url))
-    console.print(table)
-    console.print(f"[dim]logs: {escape(str(stack.config.log_dir))}[/]", soft_wrap=True)
-    # The clients read up.json, so these work as they are, whatever ports the stack got.
-    console.print("Try, in another terminal:")
-    console.print("  [bold]lgr tail[/]           [dim]stream everything[/]")
-    console.print("  [bold]lgr emit log hi[/]    [dim]send a log line[/]")
-    console.print("[dim]Ctrl-C stops everything.[/]")
-    sys.stdout.flush()

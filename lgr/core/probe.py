@@ -1,4 +1,4 @@
-"""Probes: is a local port free, does a server accept an mTLS handshake, does /health answer.
+"""Probes: is a local port free, does a server accept an mTLS handshake, does an HTTP(S) URL answer.
 
 `lgr up` uses them before starting components (every fixed port must be free) and while waiting
 for them to come up. They use only the standard library (no gRPC), so the CLI stays light.
@@ -99,6 +99,13 @@ def grpc_client_context(ca_file: str, cert_file: str, key_file: str) -> ssl.SSLC
 
 def http_healthy(url: str, context: ssl.SSLContext | None = None, timeout: float = 1.0) -> bool:
     """True when GET ``url`` answers 200 (``url`` is ``http[s]://host:port/path``)."""
+    answer = http_get(url, context, timeout)
+    return answer is not None and answer[0] == 200
+
+
+def http_get(url: str, context: ssl.SSLContext | None = None,
+             timeout: float = 1.0) -> tuple[int, bytes] | None:
+    """GET ``url``: (status, body) of whatever answer comes, or None when none does."""
     scheme, _, rest = url.partition("://")
     hostport, _, path = rest.partition("/")
     host, port = split_address(hostport)
@@ -109,9 +116,10 @@ def http_healthy(url: str, context: ssl.SSLContext | None = None, timeout: float
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", "/" + path)
-        return conn.getresponse().status == 200
+        response = conn.getresponse()
+        return response.status, response.read()
     except (OSError, ssl.SSLError, http.client.HTTPException):
-        return False
+        return None
     finally:
         conn.close()
 

@@ -1,12 +1,13 @@
-"""Stack: runs router(s), agent and rlp as child processes on loopback, wired to each other over mTLS.
+"""Stack: runs the whole system as child processes on loopback, wired to each other over mTLS.
 
 `lgr up`, the end-to-end tests and the firehose benchmark all start the system this way: each
-component is ``python -m lgr <component> start`` configured by upstream's env vars, with its output
-in a log file. Routers start first; the agent (ROUTER_ADDR) and the rlp (ROUTER_ADDRS) are given
-every router. A component is ready when its log says ``<component> grpc bound to: ADDR`` (and
-``metrics bound to: URL``; the agent also ``agent udp bound to: ADDR``), so port 0 works: bound
-ports are read back; then its gRPC port must complete an mTLS handshake with the client
-certificate and its metrics endpoint answer GET /health.
+component is ``python -m lgr <component> start`` configured by upstream's env vars
+(lgr.core.stack_env), with its output in a log file. Routers start first; then the agent
+(ROUTER_ADDR) and the rlp (ROUTER_ADDRS), given every router; then, when asked for, the rlp
+gateway and the log cache (both reading the rlp), and last the traffic controller (the routers,
+the agent for its own metrics, the cache for recent logs). Each wave waits until its components
+are ready (lgr.core.stack_ready), so port 0 works everywhere: bound ports are read back from the
+components' logs.
 
 Metrics are served over HTTPS with client certificates, as upstream's: each component uses its own
 certificate for them (the METRICS_*_FILE_PATH variables are removed from the children's
@@ -15,7 +16,6 @@ environment so a stray one cannot change that), and any certificate of the stack
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -24,16 +24,15 @@ from pathlib import Path
 
 from lgr.core import probe
 from lgr.core.errors import UnavailableError
-from lgr.core.supervisor import Child, ChildDiedError, ChildSpec, Supervisor
+from lgr.core.stack_env import KINDS, Peers, component_env, port_env, unset_env
+from lgr.core.stack_ready import Readiness
+from lgr.core.supervisor import Child, ChildSpec, Supervisor
 from lgr.core.up_state import ComponentState, UpState, now_iso
 
-KINDS = ("router", "agent", "rlp")
-COMPONENT_CERTS = ("agent", "router", "rlp", "client")
-METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
-SERVER_NAMES = {"agent": "metron", "router": "doppler", "rlp": "reverselogproxy"}
-HOST_ENV = {"agent": "AGENT_HOST", "router": "LGR_ROUTER_HOST", "rlp": "LGR_RLP_HOST"}
-_METRICS_RE = re.compile(r"metrics bound to: (\S+)")
-_UDP_RE = re.compile(r"\bagent udp bound to: (\S+)")
+__all__ = ["KINDS", "Component", "Stack", "StackConfig", "ensure_certs"]
+
+COMPONENT_CERTS = ("agent", "router", "rlp", "gateway", "tc", "cache", "client")
+CONSUMERS = ("gateway", "cache", "tc")  # optional, in start order
 
 Progress = Callable[[str, str], None]
 
@@ -53,6 +52,19 @@ class StackConfig:
     agent_metrics_port: int = 14824
     router_metrics_port: int = 14825
     rlp_metrics_port: int = 14826
+    # The rlp gateway, traffic controller and log cache run only when asked for.
+    gateway: bool = False
+    tc: bool = False
+    cache: bool = False
+    gateway_port: int = 8088
+    tc_port: int = 8081
+    cache_port: int = 8080
+    gateway_metrics_port: int = 14827
+    tc_metrics_port: int = 14828
+    cache_metrics_port: int = 6060
+    # LGR_TOKENS_FILE of the gateway, tc and cache (None: their default, tokens.json in the state dir).
+    tokens_file: Path | None = None
+    cache_memory_limit: str = "256MiB"
     # More env vars per kind (e.g. {"agent": {"AGENT_DEPLOYMENT": "d"}}), applied last.
     extra_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     python: str = sys.executable
@@ -76,11 +88,13 @@ class Component:
     address: str = ""
     metrics_url: str = ""
     udp_address: str = ""
+    url: str = ""  # how HTTP/websocket clients reach it (gateway, tc, cache)
 
     def state(self) -> ComponentState:
         return ComponentState(
             name=self.name, kind=self.kind, address=self.address, pid=self.child.pid,
             metrics_url=self.metrics_url, log=str(self.child.spec.log_path), udp_address=self.udp_address,
+            url=self.url,
         )
 
 
@@ -105,12 +119,16 @@ class Stack:
         self.supervisor = supervisor or Supervisor()
         self.components: list[Component] = []
         self.started_at = ""
-        self._probe_contexts: dict[str, object] = {}
+        self.readiness = Readiness(config)
+
+    def enabled(self, kind: str) -> bool:
+        """True when ``kind`` is part of this stack (routers, agent and rlp always are)."""
+        return kind not in CONSUMERS or bool(getattr(self.config, kind))
 
     # --- ports ---------------------------------------------------------------------------
 
     def check_ports(self) -> list[str]:
-        """Raise PortInUseError for a taken gRPC/UDP port; move taken metrics ports to free ones.
+        """Raise PortInUseError for a taken service port; move taken metrics ports to free ones.
 
         Returns a note for each metrics port moved. Router ports after the first are always 0.
         """
@@ -119,9 +137,14 @@ class Stack:
         probe.check_port_free(c.host, c.agent_port, "tcp", "agent")
         probe.check_port_free(c.host, c.udp_port, "udp", "agent's v1 UDP")
         probe.check_port_free(c.host, c.rlp_port, "tcp", "rlp")
+        roles = ["agent", "router", "rlp"]
+        for kind in CONSUMERS:
+            if self.enabled(kind):
+                probe.check_port_free(c.host, getattr(c, f"{kind}_port"), "tcp", kind)
+                roles.append(kind)
         notes, moved = [], {}
-        for attr, role in (("agent_metrics_port", "agent"), ("router_metrics_port", "router"),
-                           ("rlp_metrics_port", "rlp")):
+        for role in roles:
+            attr = f"{role}_metrics_port"
             try:
                 probe.check_port_free(c.host, getattr(c, attr), "tcp", f"{role} metrics")
             except probe.PortInUseError as exc:
@@ -129,16 +152,18 @@ class Stack:
                 notes.append(f"{role} metrics port {exc.port} is in use; using a free port instead")
         if moved:
             self.config = replace(c, **moved)
+            self.readiness.config = self.config
         return notes
 
     # --- start ---------------------------------------------------------------------------
 
     def start(self, progress: Progress | None = None, aborted: Callable[[], bool] | None = None) -> None:
-        """Start routers, then the agent and the rlp; wait until each is ready.
+        """Start routers; then the agent and the rlp; then gateway and cache; then the tc.
 
-        ``progress(name, phase)`` is told "starting" and "ready"; ``aborted()`` is polled while
-        waiting and stops the wait with KeyboardInterrupt when true. Raises ChildDiedError
-        when a component exits, UnavailableError when one is not ready in time.
+        Each wave is waited for before the next (see the module docstring). ``progress(name,
+        phase)`` is told "starting" and "ready"; ``aborted()`` is polled while waiting and stops
+        the wait with KeyboardInterrupt when true. Raises ChildDiedError when a component exits,
+        UnavailableError when one is not ready in time.
         """
         self.started_at = now_iso()
         c = self.config
@@ -153,33 +178,31 @@ class Stack:
                             udp_port=c.udp_port)
         rlp = self.launch("rlp", "rlp", c.rlp_port, c.rlp_metrics_port, progress)
         self.wait_ready([agent, rlp], progress, aborted)
+        readers = [self.launch(kind, kind, getattr(c, f"{kind}_port"), getattr(c, f"{kind}_metrics_port"),
+                               progress) for kind in ("gateway", "cache") if self.enabled(kind)]
+        self.wait_ready(readers, progress, aborted)
+        if self.enabled("tc"):
+            self.wait_ready([self.launch("tc", "tc", c.tc_port, c.tc_metrics_port, progress)],
+                            progress, aborted)
+
+    def peers(self) -> Peers:
+        """The addresses of the components started so far, as the next ones are given them."""
+        def first(kind: str) -> str:
+            found = self.of_kind(kind)
+            return found[0].address if found else ""
+
+        return Peers(self.router_addresses(), first("agent"), first("rlp"), first("cache"))
 
     def launch(self, kind: str, name: str, port: int, metrics_port: int,
                progress: Progress | None = None, udp_port: int = 0) -> Component:
         """Spawn one component (not waiting for it); ``port`` 0 = any free port."""
         c = self.config
-        ca, cert, key = c.cert_files(kind)
-        prefix = kind.upper()
-        env = {
-            f"{prefix}_PORT": str(port),
-            f"{prefix}_CA_FILE": ca,
-            f"{prefix}_CERT_FILE": cert,
-            f"{prefix}_KEY_FILE": key,
-            "METRICS_PORT": str(metrics_port),
-            HOST_ENV[kind]: c.host,
-        }
-        if kind == "agent":
-            env["AGENT_INCOMING_UDP_PORT"] = str(udp_port)
-            env["ROUTER_ADDR"] = ",".join(self.router_addresses())
-        elif kind == "rlp":
-            env["ROUTER_ADDRS"] = ",".join(self.router_addresses())
-        env.update(c.extra_env.get(kind, {}))
         spec = ChildSpec(
             name=name,
             argv=[c.python, "-m", "lgr", kind, "start"],
             log_path=c.log_dir / f"{name}.log",
-            env=env,
-            unset_env=METRICS_TLS_ENV,
+            env=component_env(kind, c, port, metrics_port, self.peers(), udp_port),
+            unset_env=unset_env(kind),
         )
         if progress:
             progress(name, "starting")
@@ -192,12 +215,12 @@ class Stack:
 
     def wait_ready(self, comps: list[Component], progress: Progress | None = None,
                    aborted: Callable[[], bool] | None = None) -> None:
-        """Wait until every component in ``comps`` is ready (see the module docstring)."""
+        """Wait until every component in ``comps`` is ready (lgr.core.stack_ready)."""
         deadline = time.monotonic() + self.config.ready_timeout
         pending = list(comps)
         while pending:
             for comp in list(pending):
-                if self._ready(comp):
+                if self.readiness.ready(comp, self.of_kind("router")):
                     pending.remove(comp)
                     if progress:
                         progress(comp.name, "ready")
@@ -213,39 +236,6 @@ class Stack:
                 )
             time.sleep(0.05)
 
-    def _ready(self, comp: Component) -> bool:
-        if not comp.child.alive():
-            raise ChildDiedError(comp.child, "starting")
-        if not comp.address:
-            m = comp.child.find(rf"\b{comp.kind} grpc bound to: (\S+)")
-            if not m:
-                return False
-            comp.address = m.group(1)
-        if comp.kind == "agent" and not comp.udp_address:
-            m = comp.child.find(_UDP_RE)
-            if not m:
-                return False
-            comp.udp_address = m.group(1)
-        if not comp.metrics_url and comp.metrics_port >= 0:
-            m = comp.child.find(_METRICS_RE)
-            if not m:
-                return False
-            comp.metrics_url = m.group(1)
-        if not probe.tls_accepts(comp.address, self._context(), SERVER_NAMES[comp.kind]):
-            return False
-        if not comp.metrics_url:
-            return True
-        return probe.http_healthy(probe.health_url(comp.metrics_url), self._context(https=True))
-
-    def _context(self, https: bool = False):
-        key = "https" if https else "grpc"
-        if key not in self._probe_contexts:
-            files = self.config.cert_files("client")
-            self._probe_contexts[key] = (
-                probe.client_context(*files) if https else probe.grpc_client_context(*files)
-            )
-        return self._probe_contexts[key]
-
     def relaunch(self, name: str) -> Component:
         """Start component ``name`` again, after it exited, on the same ports; wait until ready."""
         old = self.get(name)
@@ -255,7 +245,7 @@ class Stack:
         metrics_port = probe.split_address(old.metrics_url.split("://", 1)[-1].split("/", 1)[0])[1] \
             if old.metrics_url else old.metrics_port
         spec = old.child.spec
-        env = {**spec.env, f"{old.kind.upper()}_PORT": str(port), "METRICS_PORT": str(metrics_port)}
+        env = {**spec.env, **port_env(old.kind, self.config.host, port), "METRICS_PORT": str(metrics_port)}
         self.supervisor.forget(old.child)
         child = self.supervisor.spawn(replace(spec, env=env, append=True))
         new = Component(old.name, old.kind, child, port, metrics_port, udp_address=old.udp_address)
@@ -282,16 +272,18 @@ class Stack:
         dead = self.supervisor.first_dead()
         return next((c for c in self.components if c.child is dead), None) if dead else None
 
-    def state(self, pid: int, state_dir: Path) -> UpState:
+    def state(self, pid: int, state_dir: Path, token_file: Path | None = None) -> UpState:
         """The stack as `lgr up`'s state file records it."""
         return UpState(
             pid=pid, started_at=self.started_at, state_dir=str(state_dir),
             certs_dir=str(self.config.certs_dir), log_dir=str(self.config.log_dir),
             components=[c.state() for c in self.components],
+            token_file=str(token_file) if token_file else "",
+            tokens_file=str(self.config.tokens_file) if self.config.tokens_file else "",
         )
 
     def stop(self, grace: float = 8.0) -> None:
-        """Stop every component: rlp and agent first (the agent flushes to the routers), routers last."""
+        """Stop every component: the rest first (the agent flushes to the routers), routers last."""
         deadline = time.monotonic() + grace
         edges = [c.child for c in self.components if c.kind != "router"]
         self.supervisor.stop(grace, edges)

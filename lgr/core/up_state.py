@@ -6,6 +6,12 @@ process dies, so a crash never leaves a stale lock. ``up.json`` describes the ru
 addresses, metrics URLs, certificate and log directories, start time) for clients and
 `lgr dashboard`; it is written atomically once every component is healthy and removed on stop.
 :func:`read_state` ignores a file whose `lgr up` process is gone.
+
+Besides the components, ``up.json`` has keys for quick lookups: ``agent_addr``, ``rlp_addr`` and
+``router_addrs`` (gRPC host:port), ``gateway_addr`` (``https://...``), ``tc_addr`` (``ws://`` or
+``wss://``) and ``cache_addr`` (``http://...``), each null when that component is not running;
+``token_file`` (the admin token `lgr up` minted for the local user) and ``tokens_file`` (the
+tokens file the gateway, traffic controller and log cache check tokens against).
 """
 
 from __future__ import annotations
@@ -98,7 +104,11 @@ def holder_pid(directory: str | os.PathLike[str]) -> int | None:
 
 @dataclass(frozen=True)
 class ComponentState:
-    """One running component: name (``router-2``), kind (``router``), gRPC address, pid, metrics URL."""
+    """One running component: name (``router-2``), kind (``router``), host:port, pid, metrics URL.
+
+    ``url`` is how HTTP and websocket clients reach it (``https://``, ``ws://``, ``http://``);
+    empty for the gRPC-only agent, routers and rlp.
+    """
 
     name: str
     kind: str
@@ -107,6 +117,7 @@ class ComponentState:
     metrics_url: str = ""
     log: str = ""
     udp_address: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,8 @@ class UpState:
     log_dir: str
     components: list[ComponentState] = field(default_factory=list)
     version: int = STATE_VERSION
+    token_file: str = ""
+    tokens_file: str = ""
 
     def of_kind(self, kind: str) -> list[ComponentState]:
         """The components of ``kind`` (agent, router, rlp), in start order."""
@@ -130,12 +143,20 @@ class UpState:
         found = self.of_kind(kind)
         return found[0].address if found else None
 
+    def url_of(self, kind: str) -> str | None:
+        """The client URL of the first component of ``kind`` (gateway, tc, cache), or None."""
+        found = self.of_kind(kind)
+        return (found[0].url or None) if found else None
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict, with ``agent_addr``, ``rlp_addr`` and ``router_addrs`` for quick lookups."""
+        """A JSON-ready dict, with the quick-lookup keys the module docstring lists."""
         data = asdict(self)
         data["agent_addr"] = self.address_of("agent")
         data["rlp_addr"] = self.address_of("rlp")
         data["router_addrs"] = [c.address for c in self.of_kind("router")]
+        data["gateway_addr"] = self.url_of("gateway")
+        data["tc_addr"] = self.url_of("tc")
+        data["cache_addr"] = self.url_of("cache")
         return data
 
     @classmethod
@@ -151,6 +172,8 @@ class UpState:
             log_dir=str(data["log_dir"]),
             components=comps,
             version=int(data.get("version", STATE_VERSION)),
+            token_file=str(data.get("token_file") or ""),
+            tokens_file=str(data.get("tokens_file") or ""),
         )
 
 
