@@ -35,18 +35,9 @@ class View(str, enum.Enum):
 def command(
     via: Annotated[Optional[Via], typer.Option(
         "--via", show_default=False, rich_help_panel=SOURCE,
-        help="Read the firehose from the rlp (gRPC, mTLS) or the rlp gateway (HTTPS, --token). "
+        help="Read the firehose from the rlp (gRPC, mTLS) or the rlp gateway (HTTPS with --token: the "
+        "firehose needs an admin token; after `lgr up`, its admin token is the default). "
         "\\[env: LGR_DASHBOARD_VIA; default: rlp]",
-    )] = None,
-    gateway_addr: Annotated[Optional[str], typer.Option(
-        "--gateway-addr", metavar="HOST:PORT", show_default=False, rich_help_panel=SOURCE,
-        help="rlp gateway address for --via gateway \\[env: LGR_GATEWAY_ADDR; default: the running "
-        "`lgr up`'s, else 127.0.0.1:8088]",
-    )] = None,
-    token: Annotated[Optional[str], typer.Option(
-        "--token", metavar="TOKEN", show_default=False, rich_help_panel=SOURCE,
-        help="Bearer token for --via gateway; the firehose needs an admin token (`lgr token create "
-        "--admin`). Prefer the env var: a flag shows in `ps`. \\[env: LGR_TOKEN]",
     )] = None,
     metrics: Annotated[Optional[list[str]], typer.Option(
         "--metrics", "-m", metavar="[NAME=]URL", show_default=False, rich_help_panel=WATCH,
@@ -71,6 +62,8 @@ def command(
         help="How long to watch before taking --screenshot.",
     )] = 5.0,
     rlp_addr: _client.RlpAddr = None,
+    gateway_addr: _client.GatewayAddr = None,
+    token: _client.Token = None,
     ca_file: _client.CaFile = None,
     cert_file: _client.CertFile = None,
     key_file: _client.KeyFile = None,
@@ -84,7 +77,7 @@ def command(
 
       lgr dashboard
 
-      lgr dashboard --via gateway --token "$TOKEN" --view firehose
+      lgr dashboard --via gateway --view firehose
     """
     _client.quiet_grpc()
     import os

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +109,11 @@ class CacheClientConfig(ClientTLSConfig):
     @property
     def cache_url(self) -> str:
         """The API's base URL: ``cache_addr`` with ``http://`` added when it has no scheme."""
-        addr = self.cache_addr.strip().rstrip("/")
-        return addr if "://" in addr else f"http://{addr}"
+        return _base_url(self.cache_addr, "http")
 
     def validate(self) -> list[str]:
-        addr = self.cache_addr.strip()
-        scheme, sep, rest = addr.partition("://")
-        if sep and scheme not in ("http", "https"):
-            return [f"LGR_CACHE_ADDR={addr!r}: use http:// or https://, or host:port"]
-        return address_problems("LGR_CACHE_ADDR", rest.rstrip("/") if sep else addr, DEFAULT_CACHE_ADDR)
+        return _url_problems("LGR_CACHE_ADDR", self.cache_addr, "use http:// or https://, or host:port",
+                             DEFAULT_CACHE_ADDR)
 
 
 @dataclass(frozen=True)
@@ -130,15 +127,33 @@ class GatewayClientConfig(ClientTLSConfig):
     @property
     def gateway_url(self) -> str:
         """The gateway's base URL: ``gateway_addr`` with ``https://`` added when it has no scheme."""
-        addr = self.gateway_addr.strip().rstrip("/")
-        return addr if "://" in addr else f"https://{addr}"
+        return _base_url(self.gateway_addr, "https")
 
     def validate(self) -> list[str]:
-        addr = self.gateway_addr.strip()
-        scheme, sep, rest = addr.partition("://")
-        if sep and scheme not in ("http", "https"):
-            return [f"LGR_GATEWAY_ADDR={addr!r}: use https://host:port or host:port"]
-        return address_problems("LGR_GATEWAY_ADDR", rest.rstrip("/") if sep else addr, "127.0.0.1:8088")
+        return _url_problems("LGR_GATEWAY_ADDR", self.gateway_addr, "use https://host:port or host:port",
+                             "127.0.0.1:8088")
+
+
+def _base_url(addr: str, scheme: str) -> str:
+    addr = addr.strip().rstrip("/")
+    return addr if "://" in addr else f"{scheme}://{addr}"
+
+
+def _url_problems(label: str, addr: str, usage: str, example: str) -> list[str]:
+    # An http(s):// URL or a bare host:port; either way the host:port must be valid.
+    addr = addr.strip()
+    scheme, sep, rest = addr.partition("://")
+    if sep and scheme not in ("http", "https"):
+        return [f"{label}={addr!r}: {usage}"]
+    return address_problems(label, rest.rstrip("/") if sep else addr, example)
+
+
+def https_context(url: str, ca_file: Path | None) -> ssl.SSLContext | None:
+    """The SSL context an HTTP client uses for ``url``: None for http://; for https://, one that
+    trusts ``ca_file`` when that file exists, else the system's roots (no client certificate)."""
+    if not url.startswith("https://"):
+        return None
+    return ssl.create_default_context(cafile=str(ca_file) if ca_file and ca_file.exists() else None)
 
 
 # Config field -> the kind of `lgr up` component whose address it defaults to.

@@ -31,7 +31,8 @@ from lgr.core import drops, tls
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
 from lgr.core.clients.channel import connection_hint, is_handshake_failure, secure_channel
 from lgr.core.clients.defaults import TLS_ENV, RlpClientConfig
-from lgr.core.envelope import KINDS
+from lgr.core.clients.kinds import selected_kinds
+from lgr.core.clients.reconnect import Interruption, Outage, StreamResumed
 from lgr.core.errors import InvalidSelectorError, TLSConfigError, UnavailableError
 
 BATCHED_RECEIVER = "/loggregator.v2.Egress/BatchedReceiver"
@@ -39,7 +40,7 @@ _RLP_FLAG = "--rlp-addr / LGR_RLP_ADDR"
 
 
 @dataclass(frozen=True)
-class StreamInterrupted:
+class StreamInterrupted(Interruption):
     """The stream broke (``code``: a gRPC status name, or OK when the rlp ended it); the client
     retries in ``retry_in`` seconds, attempt number ``attempt`` of this outage."""
 
@@ -48,12 +49,9 @@ class StreamInterrupted:
     attempt: int
     retry_in: float
 
-
-@dataclass(frozen=True)
-class StreamResumed:
-    """The client reached the rlp again after ``outage`` seconds and reopened the stream."""
-
-    outage: float
+    @property
+    def reason(self) -> str:
+        return f"{self.code}: {self.details}"
 
 
 @dataclass(frozen=True)
@@ -83,14 +81,8 @@ def egress_request(
     kinds the name filters imply (counter for ``counter_name``, gauge for ``gauge_names``), else
     all five. ``counter_name`` and ``gauge_names`` narrow the counter and gauge selectors.
     """
-    kinds = list(dict.fromkeys(kinds))
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise ValueError(f"unknown envelope type {unknown[0]!r} (use {', '.join(KINDS)})")
     gauge_names = list(gauge_names)
-    if not kinds:
-        kinds = (["counter"] if counter_name else []) + (["gauge"] if gauge_names else [])
-        kinds = kinds or list(KINDS)
+    kinds = selected_kinds(kinds, counter_name, gauge_names)
     selectors = []
     for source_id in list(dict.fromkeys(source_ids)) or [""]:
         for kind in kinds:
@@ -159,7 +151,7 @@ class EgressClient:
             response_deserializer=envelope_pb2.EnvelopeBatch.FromString,
         )
         started = time.monotonic()
-        state = _Outage()
+        state = Outage()
         try:
             while True:
                 # Fail fast while the rlp is down, so each attempt reports why it failed.
@@ -206,7 +198,7 @@ class EgressClient:
                 kept.append(env)
         return kept
 
-    async def _watch_ready(self, channel: grpc.aio.Channel, state: _Outage) -> None:
+    async def _watch_ready(self, channel: grpc.aio.Channel, state: Outage) -> None:
         await channel.channel_ready()
         outage = state.end()
         if outage is not None:
@@ -229,35 +221,6 @@ class EgressClient:
                 f"the reverse log proxy refused this client: {code.name}: {details}",
                 hint="use a client certificate signed by the rlp's CA (LGR_CERT_FILE, LGR_KEY_FILE)",
             ) from None
-
-
-class _Outage:
-    """Backoff and outage bookkeeping across reconnect attempts."""
-
-    def __init__(self) -> None:
-        self.connected_once = False
-        self.attempts = 0
-        self.since: float | None = None
-        self._delay = 0.0
-
-    def begin(self, backoff: tuple[float, float]) -> float:
-        """Record one more failed attempt; return the delay before the next."""
-        if self.since is None:
-            self.since = time.monotonic()
-            self._delay = backoff[0]
-        else:
-            self._delay = min(self._delay * 2, backoff[1])
-        self.attempts += 1
-        return self._delay
-
-    def end(self) -> float | None:
-        """The channel is up: return how long the outage lasted (None if there was none,
-        or this is the first connection)."""
-        first, self.connected_once = not self.connected_once, True
-        if self.since is None:
-            return None
-        outage, self.since, self.attempts = time.monotonic() - self.since, None, 0
-        return None if first else outage
 
 
 def describe_event(event: StreamEvent, address: str) -> str:

@@ -28,9 +28,10 @@ import aiohttp
 from google.protobuf import json_format
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
-from lgr.core.clients.defaults import GatewayClientConfig
+from lgr.core.clients.defaults import GatewayClientConfig, https_context
+from lgr.core.clients.kinds import selected_kinds
+from lgr.core.clients.reconnect import Interruption, Outage, StreamResumed
 from lgr.core.clients.sse import EventTooLarge, SseDecoder
-from lgr.core.envelope import KINDS
 from lgr.core.errors import ExitCode, LgrError, TLSConfigError, UnavailableError
 
 READ_PATH = "/v2/read"
@@ -61,19 +62,12 @@ class StreamRenewed:
 
 
 @dataclass(frozen=True)
-class StreamInterrupted:
+class StreamInterrupted(Interruption):
     """The stream broke for ``reason``; the client retries in ``retry_in`` s (attempt ``attempt``)."""
 
     reason: str
     attempt: int
     retry_in: float
-
-
-@dataclass(frozen=True)
-class StreamResumed:
-    """The client reached the gateway again after ``outage`` seconds."""
-
-    outage: float
 
 
 GatewayEvent = Heartbeat | StreamRenewed | StreamInterrupted | StreamResumed
@@ -84,14 +78,8 @@ def read_params(source_ids: Iterable[str] = (), kinds: Iterable[str] = (), *, co
                 deterministic_name: str = "") -> list[tuple[str, str]]:
     """The /v2/read query for these sources and kinds (none: every kind, or those the name
     filters imply), as ``egress_request`` builds the same selectors for the rlp."""
-    kinds = list(dict.fromkeys(kinds))
-    unknown = [k for k in kinds if k not in KINDS]
-    if unknown:
-        raise ValueError(f"unknown envelope type {unknown[0]!r} (use {', '.join(KINDS)})")
     gauge_names = list(gauge_names)
-    if not kinds:
-        kinds = (["counter"] if counter_name else []) + (["gauge"] if gauge_names else [])
-        kinds = kinds or list(KINDS)
+    kinds = selected_kinds(kinds, counter_name, gauge_names)
     params = [("source_id", sid) for sid in dict.fromkeys(source_ids)]
     for kind in kinds:
         if kind == "counter" and counter_name:
@@ -132,11 +120,8 @@ class GatewayClient:
                     **kwargs) -> GatewayClient:
         """A client for ``config.gateway_url`` with its token; HTTPS trusts ``config.ca_file``
         when that file exists, else the system's roots."""
-        context = None
-        if config.gateway_url.startswith("https://"):
-            ca = config.ca_file
-            context = ssl.create_default_context(cafile=str(ca) if ca and ca.exists() else None)
-        return cls(config.gateway_url, params, config.token, context, **kwargs)
+        return cls(config.gateway_url, params, config.token,
+                   https_context(config.gateway_url, config.ca_file), **kwargs)
 
     async def envelopes(self) -> AsyncIterator[envelope_pb2.Envelope]:
         """Yield envelopes one at a time (see :meth:`batches`)."""
@@ -150,9 +135,7 @@ class GatewayClient:
                                         sock_read=self._idle_timeout)
         headers = {"Authorization": f"bearer {self.token}"} if self.token else {}
         started = time.monotonic()
-        connected_once = False
-        outage_since: float | None = None
-        attempts, delay = 0, 0.0
+        outage = Outage()
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while True:
                 renewed = False
@@ -161,9 +144,9 @@ class GatewayClient:
                                            ssl=self._ssl if self._ssl is not None else True) as resp:
                         if resp.status != 200:
                             raise self._error(resp.status, await resp.read())
-                        if outage_since is not None and connected_once:
-                            self._on_event(StreamResumed(time.monotonic() - outage_since))
-                        connected_once, outage_since, attempts = True, None, 0
+                        lasted = outage.end()
+                        if lasted is not None:
+                            self._on_event(StreamResumed(lasted))
                         decoder = SseDecoder()
                         async for chunk in resp.content.iter_any():
                             for event, data in decoder.feed(chunk):
@@ -192,17 +175,13 @@ class GatewayClient:
                     self.renewals += 1
                     self._on_event(StreamRenewed())
                     continue
-                if not connected_once and time.monotonic() - started > self._connect_timeout:
+                if not outage.connected_once and time.monotonic() - started > self._connect_timeout:
                     raise UnavailableError(f"cannot reach the rlp gateway at {self.url}: {reason}",
                                            hint=_ADDR_HINT)
-                if outage_since is None:
-                    outage_since, delay = time.monotonic(), self._backoff[0]
-                else:
-                    delay = min(delay * 2, self._backoff[1])
-                attempts += 1
-                if connected_once:
+                delay = outage.begin(self._backoff)
+                if outage.connected_once:
                     self.reconnects += 1
-                    self._on_event(StreamInterrupted(reason, attempts, delay))
+                    self._on_event(StreamInterrupted(reason, outage.attempts, delay))
                 await asyncio.sleep(delay)
 
     def _handle(self, event: str, data: str) -> list[envelope_pb2.Envelope]:

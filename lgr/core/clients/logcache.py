@@ -31,7 +31,7 @@ import aiohttp
 from google.protobuf import json_format
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
-from lgr.core.clients.defaults import CacheClientConfig
+from lgr.core.clients.defaults import CacheClientConfig, https_context
 from lgr.core.errors import LgrError, UnavailableError
 
 MAX_LIMIT = 1000
@@ -83,11 +83,7 @@ class LogCacheClient:
     def from_config(cls, config: CacheClientConfig, timeout: float = 10.0) -> LogCacheClient:
         """A client for ``config.cache_url`` with its token; HTTPS trusts ``config.ca_file`` when
         that file exists, else the system's roots."""
-        context = None
-        if config.cache_url.startswith("https://"):
-            ca = config.ca_file
-            context = ssl.create_default_context(cafile=str(ca) if ca and ca.exists() else None)
-        return cls(config.cache_url, config.token, context, timeout)
+        return cls(config.cache_url, config.token, https_context(config.cache_url, config.ca_file), timeout)
 
     async def __aenter__(self) -> LogCacheClient:
         return self

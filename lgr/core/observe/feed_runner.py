@@ -2,10 +2,11 @@
 
 The thread runs its own asyncio loop, so parsing and counting stay off the UI's loop. A
 :class:`StreamSource` opens the stream (the rlp's BatchedReceiver, or the gateway's
-``/v2/read``); when it fails or ends, the runner says why in the feed's
-:class:`ConnectionStatus` and opens it again with capped exponential backoff — forever, because a
-dashboard should come back by itself when the system does. Stream events from the source
-(interruptions, resumptions, drop reports) update the status and the feed's drop count.
+``/v2/read``, each through its shared client in lgr.core.clients); when it fails or ends, the
+runner says why in the feed's :class:`ConnectionStatus` and opens it again with capped exponential
+backoff — forever, because a dashboard should come back by itself when the system does. The
+clients' stream events (interruptions and resumptions within a stream, the rlp's drop reports)
+update the status and the feed's drop count.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
-from lgr.core.clients.egress import EnvelopesDropped, StreamInterrupted, StreamResumed
+from lgr.core.clients.egress import EnvelopesDropped
+from lgr.core.clients.reconnect import Interruption, StreamResumed
 from lgr.core.errors import LgrError
 from lgr.core.observe.connection_status import (
     CONNECTED,
@@ -34,8 +36,8 @@ _NO_ANSWER = "cannot reach"
 
 
 class StreamSource(Protocol):
-    """Where envelopes come from. ``open`` yields batches until the stream ends or fails (an
-    empty batch just means "connected"); ``on_event`` gets the source's own stream events."""
+    """Where envelopes come from. ``open`` yields batches until the stream ends or fails;
+    ``on_event`` gets its client's stream events."""
 
     what: str  # e.g. "the reverse log proxy at 127.0.0.1:8083"
 
@@ -105,8 +107,7 @@ class FeedRunner:
                         if self.feed.status.state != CONNECTED:
                             attempt = 0
                             self._set(CONNECTED, f"streaming from {self.source.what}")
-                        if batch:
-                            self.feed.ingest(batch)
+                        self.feed.ingest(batch)
                 reason = f"{self.source.what} ended the stream"
             except asyncio.CancelledError:
                 raise
@@ -140,9 +141,9 @@ class FeedRunner:
     def _on_event(self, event: object) -> None:
         if isinstance(event, EnvelopesDropped):
             self.feed.note_stream_dropped(event.delta)
-        elif isinstance(event, StreamInterrupted):
-            self._set(RETRYING, f"the stream from {self.source.what} broke ({event.code}: "
-                      f"{event.details}); reconnecting in {event.retry_in:.1f}s", event.attempt)
+        elif isinstance(event, Interruption):
+            self._set(RETRYING, f"the stream from {self.source.what} broke ({event.reason}); "
+                      f"reconnecting in {event.retry_in:.1f}s", event.attempt)
         elif isinstance(event, StreamResumed):
             self._set(CONNECTED, f"streaming from {self.source.what} (back after {event.outage:.1f}s)")
 

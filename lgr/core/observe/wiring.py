@@ -41,7 +41,7 @@ def build(plan: Plan) -> Observers:
     if cfg.via == "gateway":
         from lgr.core.observe.gateway_source import GatewaySource
 
-        source = GatewaySource(plan.gateway_addr, cfg.token, cfg.ca_file)
+        source = GatewaySource(cfg)
     else:
         from lgr.core.observe.rlp_source import RlpSource
 

@@ -6,7 +6,8 @@ import asyncio
 import threading
 
 from lgr.core import envelope
-from lgr.core.clients.egress import EnvelopesDropped, StreamInterrupted
+from lgr.core.clients import gateway
+from lgr.core.clients.egress import EnvelopesDropped, StreamInterrupted, StreamResumed
 from lgr.core.errors import UnavailableError
 from lgr.core.observe.connection_status import CONNECTED, RETRYING, STOPPED
 from lgr.core.observe.feed_runner import FeedRunner
@@ -85,6 +86,15 @@ def test_stream_events_update_the_status():
     runner._on_event(StreamInterrupted("UNAVAILABLE", "router gone", 2, 0.4))
     assert feed.status.state == RETRYING and "broke (UNAVAILABLE: router gone)" in feed.status.message
     assert feed.status.attempt == 2
+    runner._on_event(StreamResumed(1.25))
+    assert feed.status.state == CONNECTED and "(back after 1.2s)" in feed.status.message
+    # The gateway's client reports its outages the same way.
+    runner._on_event(gateway.StreamInterrupted("no data or heartbeat in time", 3, 0.8))
+    assert feed.status.message == ("the stream from the scripted rlp broke (no data or heartbeat in "
+                                   "time); reconnecting in 0.8s")
+    assert feed.status.state == RETRYING and feed.status.attempt == 3
+    runner._on_event(gateway.StreamResumed(2.0))
+    assert feed.status.state == CONNECTED
 
 
 def test_an_ended_stream_is_reopened():

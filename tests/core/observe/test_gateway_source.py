@@ -1,31 +1,47 @@
-"""GatewaySource: the firehose from an HTTPS /v2/read server-sent event stream, with a token."""
+"""GatewaySource: the firehose from an HTTPS /v2/read server-sent event stream through the shared
+GatewayClient, with the token and address of the dashboard's config; the feed runner on top of it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ssl
+from urllib.parse import parse_qsl
 
 import pytest
 from aiohttp import web
 
 from lgr.core import protojson
-from lgr.core.errors import UnavailableError
-from lgr.core.observe.gateway_source import READ_PATH, GatewaySource, SseParser, parse_batch
-from tests.core.apps.firehose_support import every_kind
+from lgr.core.apps.gateway.app import Gateway
+from lgr.core.apps.gateway.query import build_selectors, parse_query
+from lgr.core.clients.egress import egress_request
+from lgr.core.clients.gateway import GatewayError, Heartbeat, StreamRenewed
+from lgr.core.clients.sse import SseDecoder
+from lgr.core.errors import ExitCode, UnavailableError
+from lgr.core.observe.config import load_plan
+from lgr.core.observe.connection_status import CONNECTED, RETRYING
+from lgr.core.observe.feed_runner import FeedRunner
+from lgr.core.observe.firehose_feed import FirehoseFeed
+from lgr.core.observe.gateway_source import GatewaySource
+from tests.conftest import async_wait_until
+from tests.core.apps.firehose_support import TIMEOUT, channel, every_kind, run, send
+from tests.core.apps.gateway_support import gateway_stack
 
 
-def test_sse_parser_handles_split_chunks_heartbeats_and_crlf():
-    parser = SseParser()
-    assert parser.feed(b"event: heartbeat\r\ndata: 17") == []
-    assert parser.feed(b"00\r\n\r\ndata: {\"batch\"") == [("heartbeat", "1700")]
-    assert parser.feed(b":[]}\n\nevent: closing\ndata: bye\n\n") == [
-        ("message", '{"batch":[]}'), ("closing", "bye")]
+def source_for(pki, tmp_path, addr: str, token: str, **kwargs) -> GatewaySource:
+    """The source `lgr dashboard --via gateway --gateway-addr ADDR --token TOKEN` builds."""
+    plan = load_plan({"LGR_STATE_DIR": str(tmp_path), "LGR_CA_FILE": str(pki.ca)},
+                     {"via": "gateway", "gateway_addr": addr, "token": token})
+    return GatewaySource(plan.config, **kwargs)
 
 
-def test_parses_the_gateways_protojson_back_into_envelopes():
-    envs = every_kind()
-    assert parse_batch(protojson.batch_json(envs)) == envs
+def test_the_shared_sse_decoder_handles_split_chunks_heartbeats_and_crlf():
+    decoder = SseDecoder()
+    assert list(decoder.feed(b"event: heartbeat\r\ndata: 17")) == []
+    assert list(decoder.feed(b"00\r\n\r\ndata: {\"batch\"")) == [("heartbeat", "1700")]
+    assert list(decoder.feed(b":[]}\n\nevent: closing\ndata: bye\n\n")) == [
+        ("", '{"batch":[]}'), ("closing", "bye")]
 
 
 @contextlib.asynccontextmanager
@@ -57,7 +73,7 @@ async def gateway(pki, frames: list[bytes], token: str = "good"):
         await runner.cleanup()
 
 
-def test_streams_batches_until_the_gateway_closes(pki):
+def test_streams_the_firehose_in_the_gateways_protojson_and_renews_at_closing(pki, tmp_path):
     envs = every_kind()
     frames = [b"data: " + protojson.batch_json(envs[:2]).encode() + b"\n\n",
               b"event: heartbeat\ndata: 1\n\n",
@@ -67,36 +83,92 @@ def test_streams_batches_until_the_gateway_closes(pki):
 
     async def scenario():
         async with gateway(pki, frames) as (address, seen):
-            source = GatewaySource(address, "good", pki.ca)
-            batches = [b async for b in source.open(lambda e: None)]
+            source = source_for(pki, tmp_path, address, "good")
+            events, batches = [], []
+            async with contextlib.aclosing(source.open(events.append)) as stream:
+                async for batch in stream:
+                    batches.append(batch)
+                    if len(batches) == 4:
+                        break
             reachable = await asyncio.to_thread(source.reachable)
-        return batches, seen, reachable
+        return address, source, batches, events, seen, reachable
 
-    batches, seen, reachable = asyncio.run(asyncio.wait_for(scenario(), 20))
-    assert batches == [[], envs[:2], envs[2:]]  # [] first: connected
-    assert seen == [(READ_PATH.split("?", 1)[1], "bearer good")]
+    address, source, batches, events, seen, reachable = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert source.what == f"the rlp gateway at https://{address}"
+    # Nothing after "closing" is read: the client reopens the stream at once instead.
+    assert batches == [envs[:2], envs[2:], envs[:2], envs[2:]]
+    assert [e for e in events if not isinstance(e, Heartbeat)] == [StreamRenewed()]
+    assert Heartbeat() in events
+    assert len(seen) == 2 and seen[0] == seen[1]
+    query, auth = seen[0]
+    assert auth == "bearer good"
+    # The whole firehose: all five types from every source, as the rlp's firehose request selects.
+    assert sorted(key for key, _ in parse_qsl(query, keep_blank_values=True)) == sorted(
+        ["log", "counter", "gauge", "timer", "event"])
+    assert list(build_selectors(parse_query(query))) == list(egress_request().selectors)
     assert reachable
 
 
-def test_a_refused_token_is_reported_as_such(pki):
+def test_a_refused_token_is_reported_as_such(pki, tmp_path):
     async def scenario():
         async with gateway(pki, []) as (address, _):
-            source = GatewaySource(address, "bad", pki.ca)
-            with pytest.raises(UnavailableError) as err:
+            source = source_for(pki, tmp_path, address, "bad")
+            with pytest.raises(GatewayError) as err:
                 async for _ in source.open(lambda e: None):
                     pass
             return err.value
 
     error = asyncio.run(asyncio.wait_for(scenario(), 20))
-    assert "refused the stream (404)" in error.message and "admin token" in error.hint
+    assert "refused the token for this request (404)" in error.message and "admin token" in error.hint
+    assert error.exit_code == ExitCode.UNAVAILABLE
 
 
-def test_nothing_listening_is_unavailable(pki):
+def test_nothing_listening_is_unavailable(pki, tmp_path):
     async def scenario():
-        source = GatewaySource("127.0.0.1:1", "t", pki.ca)
-        with pytest.raises(UnavailableError, match="cannot reach the rlp gateway at 127.0.0.1:1"):
+        source = source_for(pki, tmp_path, "127.0.0.1:1", "t", connect_timeout=0.3)
+        with pytest.raises(UnavailableError, match="cannot reach the rlp gateway at https://127.0.0.1:1"):
             async for _ in source.open(lambda e: None):
                 pass
         return source.reachable()
 
     assert asyncio.run(asyncio.wait_for(scenario(), 20)) is False
+
+
+def test_the_feed_runner_streams_a_real_gateway_and_shows_its_reconnects(pki, tmp_path):
+    async def body():
+        async with gateway_stack(pki, tmp_path) as stack:
+            source = source_for(pki, tmp_path, stack.gateway.url, stack.tokens.admin)
+            feed = FirehoseFeed()
+            runner = FeedRunner(feed, source, probe_every=0.05)
+            task = asyncio.ensure_future(runner.run())
+            try:
+                await async_wait_until(lambda: feed.status.state == CONNECTED, timeout=TIMEOUT)
+                await stack.subscribed(1)
+                ingress = channel(pki, stack.router.address, "doppler", name="agent")
+                await send(ingress, every_kind("dash-app"))
+                await async_wait_until(lambda: feed.snapshot().total == 5, timeout=TIMEOUT)
+
+                await stack.gateway.stop(0.5)
+                status = await async_wait_until(
+                    lambda: feed.status.state == RETRYING and "broke" in feed.status.message
+                    and feed.status, timeout=TIMEOUT)
+                assert status.message.startswith(f"the stream from {source.what} broke (")
+                again = Gateway(dataclasses.replace(stack.gateway.config,
+                                                    gateway_addr=stack.gateway.address))
+                await again.start()
+                try:
+                    status = await async_wait_until(
+                        lambda: feed.status.state == CONNECTED and feed.status, timeout=TIMEOUT)
+                    assert status.message.startswith(f"streaming from {source.what} (back after ")
+                    await stack.subscribed(1)
+                    await send(ingress, every_kind("dash-app"))
+                    await async_wait_until(lambda: feed.snapshot().total == 10, timeout=TIMEOUT)
+                finally:
+                    await ingress.close()
+                    await again.stop(0.5)
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    run(body())

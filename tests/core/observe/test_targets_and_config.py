@@ -37,7 +37,7 @@ def write_stack(state_dir, certs_dir) -> None:
 def test_after_lgr_up_everything_comes_from_its_state(tmp_path):
     write_stack(tmp_path, tmp_path / "stack-certs")
     plan = load_plan({"LGR_STATE_DIR": str(tmp_path)})
-    assert plan.config.rlp_addr == "127.0.0.1:9999" and plan.gateway_addr == "127.0.0.1:8888"
+    assert plan.config.rlp_addr == "127.0.0.1:9999" and plan.config.gateway_url == "https://127.0.0.1:8888"
     assert plan.config.cert_file == tmp_path / "stack-certs" / "client.crt"
     assert [(t.name, t.metrics_url, t.pid) for t in plan.targets] == [
         ("router", "https://127.0.0.1:14825/metrics", os.getpid()),
@@ -51,7 +51,7 @@ def test_flags_and_env_override_the_state(tmp_path):
     env = {"LGR_STATE_DIR": str(tmp_path), "LGR_DASHBOARD_METRICS": "a=http://127.0.0.1:1,b=http://127.0.0.1:2",
            "LGR_TOKEN": "s3cret"}
     plan = load_plan(env, {"rlp_addr": "127.0.0.1:7777", "via": "gateway", "gateway_addr": "127.0.0.1:1234"})
-    assert plan.config.rlp_addr == "127.0.0.1:7777" and plan.gateway_addr == "127.0.0.1:1234"
+    assert plan.config.rlp_addr == "127.0.0.1:7777" and plan.config.gateway_url == "https://127.0.0.1:1234"
     assert [t.name for t in plan.targets] == ["a", "b"] and not plan.from_stack
     assert plan.config.token == "s3cret"
 
@@ -59,7 +59,7 @@ def test_flags_and_env_override_the_state(tmp_path):
 def test_without_a_stack_there_is_nothing_to_watch(tmp_path):
     plan = load_plan({"LGR_STATE_DIR": str(tmp_path)})
     assert plan.targets == [] and plan.config.rlp_addr == "127.0.0.1:8083"
-    assert plan.gateway_addr == "127.0.0.1:8088"
+    assert plan.config.gateway_url == "https://127.0.0.1:8088"
 
 
 def test_every_bad_setting_is_named(tmp_path):
@@ -71,3 +71,15 @@ def test_every_bad_setting_is_named(tmp_path):
     for name in ("LGR_DASHBOARD_VIA", "LGR_DASHBOARD_METRICS", "LGR_GATEWAY_ADDR",
                  "LGR_DASHBOARD_SCRAPE_INTERVAL"):
         assert name in text
+
+
+def test_the_gateway_url_and_admin_token_lgr_up_records_are_used(tmp_path):
+    token_file = tmp_path / "admin.token"
+    token_file.write_text("lgr_tok")
+    comps = [ComponentState("gateway", "gateway", "127.0.0.1:8888", os.getpid(),
+                            "https://127.0.0.1:14827/metrics", url="https://127.0.0.1:8888")]
+    write_state(tmp_path, UpState(os.getpid(), "now", str(tmp_path), str(tmp_path), "logs", comps,
+                                  token_file=str(token_file)))
+    plan = load_plan({"LGR_STATE_DIR": str(tmp_path)}, {"via": "gateway"})
+    assert plan.config.gateway_url == "https://127.0.0.1:8888"
+    assert plan.config.token == "lgr_tok"
