@@ -14,15 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lgr.core.config import check_port, setting
+from lgr.core.settings import (
+    MetricsEndpoint,
+    at_least_problems,
+    metrics_file_setting,
+    metrics_port_setting,
+)
 
 AGENT_TLS_ENV = ("AGENT_CA_FILE", "AGENT_CERT_FILE", "AGENT_KEY_FILE")
-METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
 BATCH_SIZE = 100
 BATCH_INTERVAL = 0.1  # seconds; upstream's transponder flushes every 100 ms
 
 
 @dataclass(frozen=True)
-class AgentConfig:
+class AgentConfig(MetricsEndpoint):
     """Settings of `lgr agent start`; see each field's env var."""
 
     router_addr: str = setting(
@@ -51,16 +56,12 @@ class AgentConfig:
     ip: str = setting("AGENT_IP", "", "ip tag for v1 envelopes")
     zone: str = setting("AGENT_ZONE", "", "availability zone (accepted; unused, as upstream)")
     logs_disabled: bool = setting("LOGS_DISABLED", False, "drop log envelopes, forward the rest")
-    metrics_port: int = setting("METRICS_PORT", 14824,
-                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
+    metrics_port: int = metrics_port_setting(14824)
     metrics_host: str = setting("LGR_AGENT_METRICS_HOST", "127.0.0.1",
                                 "address the metrics endpoint listens on (upstream: all interfaces)")
-    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
-                                   "CA for metrics clients (default: AGENT_CA_FILE)")
-    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
-                                     "metrics server certificate (default: AGENT_CERT_FILE)")
-    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
-                                    "metrics server key (default: AGENT_KEY_FILE)")
+    metrics_ca_file: str = metrics_file_setting(0, "AGENT_CA_FILE")
+    metrics_cert_file: str = metrics_file_setting(1, "AGENT_CERT_FILE")
+    metrics_key_file: str = metrics_file_setting(2, "AGENT_KEY_FILE")
     metric_source_id: str = setting("AGENT_METRIC_SOURCE_ID", "metron",
                                     "source_id of the agent's own metric envelopes")
     metric_batch_interval_ms: int = setting(
@@ -86,8 +87,7 @@ class AgentConfig:
         problems = check_port("AGENT_PORT", self.port) + check_port(
             "AGENT_INCOMING_UDP_PORT", self.udp_port
         )
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
+        problems += self.metrics_problems()
         for env, text in (("ROUTER_ADDR", self.router_addr),
                           ("ROUTER_ADDR_WITH_AZ", _normalize_az(self.router_addr_with_az))):
             problems += [f"{env}={text!r}: {p}" for p in _parse_addrs(text)[1]]
@@ -96,26 +96,10 @@ class AgentConfig:
                 f"AGENT_METRIC_BATCH_INTERVAL_MILLISECONDS={self.metric_batch_interval_ms}: "
                 "must be a positive number of milliseconds"
             )
-        if self.ingress_buffer_size < 1:
-            problems.append(f"LGR_AGENT_INGRESS_BUFFER_SIZE={self.ingress_buffer_size}: must be at least 1")
-        if self.egress_streams < 1:
-            problems.append(f"LGR_AGENT_EGRESS_STREAMS={self.egress_streams}: must be at least 1")
+        problems += at_least_problems(
+            ("LGR_AGENT_INGRESS_BUFFER_SIZE", self.ingress_buffer_size, 1),
+            ("LGR_AGENT_EGRESS_STREAMS", self.egress_streams, 1))
         return problems
-
-    @property
-    def metrics_tls(self) -> tuple[str, str, str]:
-        """(ca, cert, key) for the metrics endpoint, each defaulting to the agent's own."""
-        return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
-                self.metrics_key_file or self.key_file)
-
-    @property
-    def metrics_tls_env(self) -> tuple[str, str, str]:
-        """The env vars that :attr:`metrics_tls` came from, for error messages."""
-        own = (self.metrics_ca_file, self.metrics_cert_file, self.metrics_key_file)
-        return tuple(  # type: ignore[return-value]
-            metrics if value else agent
-            for metrics, agent, value in zip(METRICS_TLS_ENV, AGENT_TLS_ENV, own, strict=True)
-        )
 
 
 def _normalize_az(text: str) -> str:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from lgr.core import tls
 from lgr.core.apps.cache.access import Access
-from lgr.core.apps.cache.config import METRICS_TLS_ENV, PROVIDER_TLS_ENV, CacheConfig
+from lgr.core.apps.cache.config import PROVIDER_TLS_ENV, CacheConfig
 from lgr.core.apps.cache.http_api import HttpApi
 from lgr.core.apps.cache.metrics import CacheMetrics
 from lgr.core.apps.cache.promql import Engine
@@ -25,6 +25,7 @@ from lgr.core.errors import TLSConfigError, UnavailableError
 from lgr.core.grpc_server import format_address
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.settings import METRICS_TLS_ENV
 
 ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
 HTTP_ENV = ("EXTERNAL_CERT", "EXTERNAL_KEY")

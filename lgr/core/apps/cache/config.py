@@ -27,12 +27,18 @@ from pathlib import Path
 from lgr.core.auth.options import DEFAULT_CACHE_TTL, TOKENS_FILE_ENV, AuthOptions
 from lgr.core.config import Duration, check_port, setting
 from lgr.core.envelope import KINDS
+from lgr.core.settings import (
+    MetricsEndpoint,
+    metrics_file_setting,
+    metrics_port_setting,
+    split_addr,
+    together_problems,
+)
 
 DEFAULT_ADDR = "127.0.0.1:8080"
 RLP_COMMON_NAME = "reverselogproxy"
 PROVIDER_TLS_ENV = ("LOGS_PROVIDER_CA_FILE_PATH", "LOGS_PROVIDER_CERT_FILE_PATH",
                     "LOGS_PROVIDER_KEY_FILE_PATH")
-METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
 
 # AuthOptions field -> the cache's env var, for problems and help.
@@ -70,8 +76,11 @@ def system_memory() -> int:
 
 
 @dataclass(frozen=True)
-class CacheConfig:
+class CacheConfig(MetricsEndpoint):
     """Settings of `lgr cache start`; see each field's env var."""
+
+    metrics_fallback = ("logs_provider_ca_file", "logs_provider_cert_file",
+                        "logs_provider_key_file")
 
     addr: str = setting("ADDR", DEFAULT_ADDR, "host:port of the HTTP API (port 0: any free port)")
     max_per_source: int = setting("MAX_PER_SOURCE", 100_000,
@@ -118,24 +127,20 @@ class CacheConfig:
         "how long UAA/CAPI answers that grant access are reused")
     disable_access_control: bool = setting("LGR_CACHE_DISABLE_ACCESS_CONTROL", False,
                                            "let every request read everything")
-    metrics_port: int = setting("METRICS_PORT", 6060,
-                                "Prometheus metrics port (0: any free port, -1: off)")
-    metrics_ca_file: str = setting(METRICS_TLS_ENV[0], "",
-                                   "CA for metrics clients (default: LOGS_PROVIDER_CA_FILE_PATH)")
-    metrics_cert_file: str = setting(METRICS_TLS_ENV[1], "",
-                                     "metrics server certificate (default: LOGS_PROVIDER_CERT_FILE_PATH)")
-    metrics_key_file: str = setting(METRICS_TLS_ENV[2], "",
-                                    "metrics server key (default: LOGS_PROVIDER_KEY_FILE_PATH)")
+    metrics_port: int = metrics_port_setting(6060, https=False)
+    metrics_ca_file: str = metrics_file_setting(0, PROVIDER_TLS_ENV[0])
+    metrics_cert_file: str = metrics_file_setting(1, PROVIDER_TLS_ENV[1])
+    metrics_key_file: str = metrics_file_setting(2, PROVIDER_TLS_ENV[2])
 
     @property
     def host(self) -> str:
         """The host part of ADDR (every interface when empty, as upstream's ``:8080``)."""
-        return _split(self.addr)[0] or "0.0.0.0"
+        return split_addr(self.addr)[0] or "0.0.0.0"
 
     @property
     def port(self) -> int:
         """The port part of ADDR."""
-        return int(_split(self.addr)[1])
+        return int(split_addr(self.addr)[1])
 
     @property
     def provider_tls(self) -> tuple[str, str, str]:
@@ -143,11 +148,9 @@ class CacheConfig:
         return self.logs_provider_ca_file, self.logs_provider_cert_file, self.logs_provider_key_file
 
     @property
-    def metrics_tls(self) -> tuple[str, str, str] | None:
+    def metrics_tls(self) -> tuple[str, str, str] | None:  # type: ignore[override]
         """(ca, cert, key) of the metrics endpoint, or None for plain HTTP on loopback."""
-        files = (self.metrics_ca_file or self.logs_provider_ca_file,
-                 self.metrics_cert_file or self.logs_provider_cert_file,
-                 self.metrics_key_file or self.logs_provider_key_file)
+        files = super().metrics_tls
         return files if all(files) else None
 
     def memory_cap(self, total_memory: int | None = None) -> int:
@@ -176,7 +179,7 @@ class CacheConfig:
     def validate(self) -> list[str]:
         """Every cross-field problem, named by env var."""
         problems: list[str] = []
-        host, port = _split(self.addr)
+        host, port = split_addr(self.addr)
         if not port.isdigit():
             problems.append(f"ADDR={self.addr!r}: not host:port")
         else:
@@ -192,7 +195,7 @@ class CacheConfig:
         if self.query_timeout <= 0:
             problems.append(f"QUERY_TIMEOUT={self.query_timeout}: must be positive")
         if self.logs_provider_addr:
-            phost, pport = _split(self.logs_provider_addr)
+            phost, pport = split_addr(self.logs_provider_addr)
             if not phost or not pport.isdigit() or not 1 <= int(pport) <= 65535:
                 problems.append(f"LOGS_PROVIDER_ADDR={self.logs_provider_addr!r}: not host:port")
             for env, value in zip(PROVIDER_TLS_ENV, self.provider_tls):
@@ -201,16 +204,8 @@ class CacheConfig:
         unknown = [s for s in self.selectors if s not in KINDS]
         if unknown or not self.selectors:
             problems.append(f"SELECTORS={','.join(self.selectors)!r}: use some of {','.join(KINDS)}")
-        if bool(self.external_cert) != bool(self.external_key):
-            problems.append("EXTERNAL_CERT and EXTERNAL_KEY go together")
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
+        problems += together_problems(("EXTERNAL_CERT", self.external_cert,
+                                       "EXTERNAL_KEY", self.external_key))
+        problems += self.metrics_problems()
         problems += self.auth_options().validate(AUTH_ENV)
         return problems
-
-
-def _split(addr: str) -> tuple[str, str]:
-    host, sep, port = addr.strip().rpartition(":")
-    if not sep:
-        return "", ""
-    return host.strip("[]"), port

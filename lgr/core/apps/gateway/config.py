@@ -21,6 +21,14 @@ from pathlib import Path
 
 from lgr.core.auth.options import DEFAULT_CACHE_TTL, TOKENS_FILE_ENV, AuthOptions
 from lgr.core.config import Duration, check_port, setting
+from lgr.core.settings import (
+    MetricsEndpoint,
+    env_names,
+    metrics_file_setting,
+    metrics_port_setting,
+    positive_problems,
+    split_addr,
+)
 
 RLP_COMMON_NAME = "reverselogproxy"
 
@@ -43,8 +51,10 @@ AUTH_ENV = {
 
 
 @dataclass(frozen=True)
-class GatewayConfig:
+class GatewayConfig(MetricsEndpoint):
     """Settings of `lgr gateway start`; see each field's env var."""
+
+    metrics_fallback = ("logs_provider_ca_path", "http_cert_path", "http_key_path")
 
     gateway_addr: str = setting("GATEWAY_ADDR", "127.0.0.1:8088",
                                 "host:port of the HTTPS server (port 0: any free port)")
@@ -92,37 +102,26 @@ class GatewayConfig:
     auth_cache_ttl: Duration = setting(
         "LGR_GATEWAY_AUTH_CACHE_TTL", Duration(DEFAULT_CACHE_TTL),
         "how long UAA/CAPI answers that grant access are reused (0: never)")
-    metrics_port: int = setting("METRICS_PORT", 14827,
-                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
-    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
-                                   "CA for metrics clients (default: LOGS_PROVIDER_CA_PATH)")
-    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
-                                     "metrics server certificate (default: HTTP_CERT_PATH)")
-    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
-                                    "metrics server key (default: HTTP_KEY_PATH)")
+    metrics_port: int = metrics_port_setting(14827)
+    metrics_ca_file: str = metrics_file_setting(0, "LOGS_PROVIDER_CA_PATH")
+    metrics_cert_file: str = metrics_file_setting(1, "HTTP_CERT_PATH")
+    metrics_key_file: str = metrics_file_setting(2, "HTTP_KEY_PATH")
 
     @property
     def host(self) -> str:
         """The host part of GATEWAY_ADDR."""
-        return _split(self.gateway_addr)[0]
+        return split_addr(self.gateway_addr)[0]
 
     @property
     def port(self) -> int:
         """The port part of GATEWAY_ADDR."""
-        return int(_split(self.gateway_addr)[1])
+        return int(split_addr(self.gateway_addr)[1])
 
     @property
     def provider_tls_env(self) -> tuple[str, str, str]:
         """The env vars of the logs provider's (ca, cert, key), for error messages."""
-        return ("LOGS_PROVIDER_CA_PATH", "LOGS_PROVIDER_CLIENT_CERT_PATH",
-                "LOGS_PROVIDER_CLIENT_KEY_PATH")
-
-    @property
-    def metrics_tls(self) -> tuple[str, str, str]:
-        """(ca, cert, key) for the metrics endpoint, each with its default."""
-        return (self.metrics_ca_file or self.logs_provider_ca_path,
-                self.metrics_cert_file or self.http_cert_path,
-                self.metrics_key_file or self.http_key_path)
+        return env_names(self, ("logs_provider_ca_path", "logs_provider_client_cert_path",
+                                "logs_provider_client_key_path"))  # type: ignore[return-value]
 
     def auth_options(self) -> AuthOptions:
         """The authorization settings as lgr.core.auth takes them."""
@@ -147,25 +146,15 @@ class GatewayConfig:
         problems: list[str] = []
         for env, addr in (("GATEWAY_ADDR", self.gateway_addr),
                           ("LOGS_PROVIDER_ADDR", self.logs_provider_addr)):
-            host, port = _split(addr)
+            host, port = split_addr(addr)
             if not host or not port.isdigit():
                 problems.append(f"{env}={addr!r}: not host:port")
             elif env == "GATEWAY_ADDR":
                 problems += check_port(env, int(port))
             elif not 1 <= int(port) <= 65535:
                 problems.append(f"{env}={addr!r}: needs a port between 1 and 65535")
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
-        for env, value in (("STREAM_TIMEOUT", self.stream_timeout),
-                           ("LGR_GATEWAY_HEARTBEAT", self.heartbeat)):
-            if value <= 0:
-                problems.append(f"{env}={value}: must be positive")
+        problems += self.metrics_problems()
+        problems += positive_problems(("STREAM_TIMEOUT", self.stream_timeout),
+                                      ("LGR_GATEWAY_HEARTBEAT", self.heartbeat))
         problems += self.auth_options().validate(AUTH_ENV)
         return problems
-
-
-def _split(addr: str) -> tuple[str, str]:
-    host, sep, port = addr.strip().rpartition(":")
-    if not sep:
-        return "", ""
-    return host.strip("[]"), port

@@ -13,10 +13,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lgr.core.config import check_port, setting
+from lgr.core.settings import (
+    MetricsEndpoint,
+    OwnTls,
+    at_least_problems,
+    metrics_file_setting,
+    metrics_port_setting,
+    router_addrs_problems,
+)
 
 
 @dataclass(frozen=True)
-class RlpConfig:
+class RlpConfig(MetricsEndpoint, OwnTls):
     """Settings of `lgr rlp start`; see each field's env var."""
 
     router_addrs: list[str] = setting(
@@ -37,50 +45,17 @@ class RlpConfig:
     metric_source_id: str = setting(
         "RLP_METRIC_SOURCE_ID", "reverse_log_proxy",
         "source_id of the RLP's own envelopes (drop reports)")
-    metrics_port: int = setting("METRICS_PORT", 14826,
-                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
-    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
-                                   "CA for metrics clients (default: RLP_CA_FILE)")
-    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
-                                     "metrics server certificate (default: RLP_CERT_FILE)")
-    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
-                                    "metrics server key (default: RLP_KEY_FILE)")
-
-    @property
-    def tls_env(self) -> tuple[str, str, str]:
-        """The env vars of (ca, cert, key), for error messages."""
-        return ("RLP_CA_FILE", "RLP_CERT_FILE", "RLP_KEY_FILE")
-
-    @property
-    def metrics_tls(self) -> tuple[str, str, str]:
-        """(ca, cert, key) for the metrics endpoint, each defaulting to the RLP's own."""
-        return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
-                self.metrics_key_file or self.key_file)
+    metrics_port: int = metrics_port_setting(14826)
+    metrics_ca_file: str = metrics_file_setting(0, "RLP_CA_FILE")
+    metrics_cert_file: str = metrics_file_setting(1, "RLP_CERT_FILE")
+    metrics_key_file: str = metrics_file_setting(2, "RLP_KEY_FILE")
 
     def validate(self) -> list[str]:
         """Every cross-field problem, named by env var."""
-        problems = check_port("RLP_PORT", self.port)
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
-        for addr in self.router_addrs:
-            problem = _addr_problem(addr)
-            if problem:
-                problems.append(f"ROUTER_ADDRS: {addr!r} {problem}")
-        if self.max_egress_streams < 1:
-            problems.append(f"MAX_EGRESS_STREAMS={self.max_egress_streams}: must be at least 1")
-        if self.buffer_size < 1:
-            problems.append(f"LGR_RLP_BUFFER_SIZE={self.buffer_size}: must be at least 1")
+        problems = check_port("RLP_PORT", self.port) + self.metrics_problems()
+        problems += router_addrs_problems(self.router_addrs)
+        problems += at_least_problems(("MAX_EGRESS_STREAMS", self.max_egress_streams, 1),
+                                      ("LGR_RLP_BUFFER_SIZE", self.buffer_size, 1))
         if not self.host.strip():
             problems.append("LGR_RLP_HOST is empty: give an address to listen on")
         return problems
-
-
-def _addr_problem(addr: str) -> str | None:
-    host, sep, port = addr.rpartition(":")
-    if not sep or not host:
-        return "is not host:port"
-    if host.startswith("[") != host.endswith("]"):
-        return "has an unbalanced IPv6 bracket"
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        return "needs a port between 1 and 65535"
-    return None

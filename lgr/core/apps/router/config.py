@@ -13,10 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lgr.core.config import check_port, setting
+from lgr.core.settings import (
+    MetricsEndpoint,
+    OwnTls,
+    at_least_problems,
+    metrics_file_setting,
+    metrics_port_setting,
+)
 
 
 @dataclass(frozen=True)
-class RouterConfig:
+class RouterConfig(MetricsEndpoint, OwnTls):
     """Settings of `lgr router start`; see each field's env var."""
 
     host: str = setting("LGR_ROUTER_HOST", "127.0.0.1", "address the gRPC server listens on")
@@ -33,35 +40,17 @@ class RouterConfig:
         "LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", 1000,
         "envelopes buffered per subscription before its oldest are dropped",
     )
-    metrics_port: int = setting("METRICS_PORT", 14825,
-                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
-    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
-                                   "CA for metrics clients (default: ROUTER_CA_FILE)")
-    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
-                                     "metrics server certificate (default: ROUTER_CERT_FILE)")
-    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
-                                    "metrics server key (default: ROUTER_KEY_FILE)")
-
-    @property
-    def tls_env(self) -> tuple[str, str, str]:
-        """The env vars of (ca, cert, key), for error messages."""
-        return ("ROUTER_CA_FILE", "ROUTER_CERT_FILE", "ROUTER_KEY_FILE")
-
-    @property
-    def metrics_tls(self) -> tuple[str, str, str]:
-        """(ca, cert, key) for the metrics endpoint, each defaulting to the router's own."""
-        return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
-                self.metrics_key_file or self.key_file)
+    metrics_port: int = metrics_port_setting(14825)
+    metrics_ca_file: str = metrics_file_setting(0, "ROUTER_CA_FILE")
+    metrics_cert_file: str = metrics_file_setting(1, "ROUTER_CERT_FILE")
+    metrics_key_file: str = metrics_file_setting(2, "ROUTER_KEY_FILE")
 
     def validate(self) -> list[str]:
         """Every cross-field problem, named by env var."""
-        problems = check_port("ROUTER_PORT", self.port)
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
-        for env, size in (("INGRESS_BUFFER_SIZE", self.ingress_buffer_size),
-                          ("LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", self.subscriber_buffer_size)):
-            if size < 1:
-                problems.append(f"{env}={size}: must be at least 1")
+        problems = check_port("ROUTER_PORT", self.port) + self.metrics_problems()
+        problems += at_least_problems(
+            ("INGRESS_BUFFER_SIZE", self.ingress_buffer_size, 1),
+            ("LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", self.subscriber_buffer_size, 1))
         if not self.host.strip():
             problems.append("LGR_ROUTER_HOST is empty: give an address to listen on")
         return problems

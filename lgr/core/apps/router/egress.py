@@ -16,8 +16,6 @@ is sent as soon as the subscription is in place, so a client can tell when data 
 
 from __future__ import annotations
 
-import asyncio
-import itertools
 import logging
 
 import grpc
@@ -26,12 +24,11 @@ from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.batching import take_batch
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
-from lgr.core.envelope import join_batch
-from lgr.core.grpc_server import identity, parse_request
+from lgr.core.egress_service import EgressServiceBase
+from lgr.core.grpc_server import parse_request
 from lgr.core.metrics import Counter, Gauge
 from lgr.core.pubsub import PubSub, Request, Subscription
 
-SERVICE = "loggregator.v2.Egress"
 IDLE_CHECK = 0.5  # seconds an idle stream sleeps before checking whether the router is stopping
 
 log = logging.getLogger("lgr.router")
@@ -67,91 +64,58 @@ class SubscriberStream:
             await diode.wait(IDLE_CHECK)
 
 
-class EgressService:
-    """Handlers of loggregator.v2.Egress serving subscriptions of ``pubsub``."""
+class EgressService(EgressServiceBase[SubscriberStream]):
+    """Handlers of loggregator.v2.Egress serving subscriptions of ``pubsub``.
+
+    :meth:`close` ends every stream once it has sent what it holds and refuses none (the server
+    does).
+    """
 
     def __init__(self, pubsub: PubSub, buffer_size: int, egress: Counter, dropped: Counter,
                  subscriptions: Gauge) -> None:
+        super().__init__(subscriptions)
         self._pubsub = pubsub
         self._buffer_size = buffer_size
         self._egress = egress
         self._dropped = dropped
-        self._subscriptions = subscriptions
-        self._ids = itertools.count(1)
-        self.streams: dict[int, SubscriberStream] = {}
-        self._closing = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def handler(self) -> grpc.GenericRpcHandler:
-        """The generic handler to register on a grpc.aio server."""
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "BatchedReceiver": grpc.unary_stream_rpc_method_handler(
-                self.BatchedReceiver, request_deserializer=identity,
-                response_serializer=identity),
-            "Receiver": grpc.unary_stream_rpc_method_handler(
-                self.Receiver, request_deserializer=identity, response_serializer=identity),
-        })
 
     async def BatchedReceiver(  # noqa: N802 - the proto's method name
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> None:
         """Stream EnvelopeBatches of the envelopes the request selects until the client leaves."""
         request = await parse_request(egress_pb2.EgressBatchRequest, data, context)
-        stream = self._open(request)
-        try:
-            await context.send_initial_metadata(())
-            while batch := await stream.next_batch():
-                await context.write(join_batch(batch))
-                self._egress.inc(len(batch))
-        finally:
-            self._close(stream)
+        await self._serve(self._open(request), context, batched=True)
 
     async def Receiver(  # noqa: N802
         self, data: bytes, context: grpc.aio.ServicerContext
     ) -> None:
         """Stream single Envelopes of what the request selects until the client leaves."""
         request = await parse_request(egress_pb2.EgressRequest, data, context)
-        stream = self._open(request)
+        await self._serve(self._open(request), context, batched=False)
+
+    async def _serve(self, stream: SubscriberStream, context: grpc.aio.ServicerContext, *,
+                     batched: bool) -> None:
+        egress = self._egress
         try:
-            await context.send_initial_metadata(())
-            while batch := await stream.next_batch():
-                for env in batch:
-                    await context.write(env)
-                    self._egress.inc(1)
+            await self._send(stream, context, batched=batched,
+                             sent=lambda envs: egress.inc(len(envs)))
         finally:
             self._close(stream)
 
-    def close(self) -> None:
-        """End every stream once it has sent what it holds; refuse none (the server does)."""
-        self._closing = True
-        for stream in list(self.streams.values()):
-            stream.closing = True
-
-    async def drained(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for every stream to end; True if they all did."""
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
-        return True
+    def _end_stream(self, stream: SubscriberStream) -> None:
+        stream.closing = True
 
     def _open(self, request: Request) -> SubscriberStream:
-        stream = SubscriberStream(next(self._ids), request, self._buffer_size, self._dropped)
+        stream = SubscriberStream(self._next_id(), request, self._buffer_size, self._dropped)
         stream.closing = self._closing
         diode = stream.diode
         stream.subscription = self._pubsub.subscribe(request, diode.put, diode.put_many)
-        self.streams[stream.id] = stream
-        self._idle.clear()
-        self._subscriptions.set(len(self.streams))
+        self._add(stream)
         log.debug("subscription %d opened: %s", stream.id, stream.subscription)
         return stream
 
     def _close(self, stream: SubscriberStream) -> None:
         if stream.subscription is not None:
             stream.subscription.unsubscribe()
-        if self.streams.pop(stream.id, None) is not None:
-            self._subscriptions.set(len(self.streams))
+        if self._remove(stream):
             log.debug("subscription %d closed (%d dropped)", stream.id, stream.dropped)
-        if not self.streams:
-            self._idle.set()

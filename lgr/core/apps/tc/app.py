@@ -28,18 +28,23 @@ from lgr.core.apps.tc.frames import FrameEncoder
 from lgr.core.apps.tc.handlers import Handlers
 from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.recent import RecentStore
-from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
 from lgr.core.errors import TLSConfigError, UnavailableError
 from lgr.core.grpc_server import format_address
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
-from lgr.core.tls import client_credentials, key_matches, load_certificates, load_private_key
-from lgr.core.tls import server_ssl_context
+from lgr.core.router_pool import RouterPool, RouterStream
+from lgr.core.settings import METRICS_TLS_ENV
+from lgr.core.tls import (
+    client_credentials,
+    key_matches,
+    load_certificates,
+    load_private_key,
+    server_ssl_context,
+)
 
 SHUTDOWN_TIMEOUT = 1.0  # seconds aiohttp gives open requests after the sessions were closed
-METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
 
 log = logging.getLogger("lgr.tc")
 

@@ -33,6 +33,17 @@ from pathlib import Path
 
 from lgr.core.auth.options import TOKENS_FILE_ENV, AuthOptions
 from lgr.core.config import Duration, check_port, setting
+from lgr.core.settings import (
+    MetricsEndpoint,
+    OwnTls,
+    addr_problem,
+    at_least_problems,
+    metrics_file_setting,
+    metrics_port_setting,
+    positive_problems,
+    router_addrs_problems,
+    together_problems,
+)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SOURCE_ID = "traffic_controller"  # upstream's metric emitter source id
@@ -56,7 +67,7 @@ AUTH_ENV = {
 
 
 @dataclass(frozen=True)
-class TcConfig:
+class TcConfig(MetricsEndpoint, OwnTls):
     """Settings of `lgr tc start`; see each field's env var."""
 
     router_addrs: list[str] = setting(
@@ -128,25 +139,10 @@ class TcConfig:
                                "recent logs kept per app for /recentlogs without a log cache (0: off)")
     recent_apps: int = setting("LGR_TC_RECENT_APPS", 1000,
                                "apps whose recent logs and container metrics are kept")
-    metrics_port: int = setting("METRICS_PORT", 14828,
-                                "Prometheus metrics HTTPS port (0: any free port, -1: off)")
-    metrics_ca_file: str = setting("METRICS_CA_FILE_PATH", "",
-                                   "CA for metrics clients (default: ROUTER_CA_FILE)")
-    metrics_cert_file: str = setting("METRICS_CERT_FILE_PATH", "",
-                                     "metrics server certificate (default: ROUTER_CERT_FILE)")
-    metrics_key_file: str = setting("METRICS_KEY_FILE_PATH", "",
-                                    "metrics server key (default: ROUTER_KEY_FILE)")
-
-    @property
-    def tls_env(self) -> tuple[str, str, str]:
-        """The env vars of (ca, cert, key) towards routers, for error messages."""
-        return ("ROUTER_CA_FILE", "ROUTER_CERT_FILE", "ROUTER_KEY_FILE")
-
-    @property
-    def metrics_tls(self) -> tuple[str, str, str]:
-        """(ca, cert, key) for the metrics endpoint, each defaulting to the router files."""
-        return (self.metrics_ca_file or self.ca_file, self.metrics_cert_file or self.cert_file,
-                self.metrics_key_file or self.key_file)
+    metrics_port: int = metrics_port_setting(14828)
+    metrics_ca_file: str = metrics_file_setting(0, "ROUTER_CA_FILE")
+    metrics_cert_file: str = metrics_file_setting(1, "ROUTER_CERT_FILE")
+    metrics_key_file: str = metrics_file_setting(2, "ROUTER_KEY_FILE")
 
     @property
     def log_cache_url(self) -> str:
@@ -184,57 +180,37 @@ class TcConfig:
     def validate(self) -> list[str]:
         """Every cross-field problem, named by env var."""
         problems = check_port("TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT", self.port)
-        if self.metrics_port != -1:
-            problems += check_port("METRICS_PORT", self.metrics_port)
-        for addr in self.router_addrs:
-            problem = _addr_problem(addr)
-            if problem:
-                problems.append(f"ROUTER_ADDRS: {addr!r} {problem}")
-        if self.agent_addr and _addr_problem(self.agent_addr):
+        problems += self.metrics_problems() + router_addrs_problems(self.router_addrs)
+        if self.agent_addr and addr_problem(self.agent_addr):
             problems.append(f"AGENT_GRPC_ADDRESS={self.agent_addr!r}: "
-                            f"{_addr_problem(self.agent_addr)}")
+                            f"{addr_problem(self.agent_addr)}")
         problems += self._log_cache_problems()
-        if bool(self.outgoing_cert_file) != bool(self.outgoing_key_file):
-            problems.append("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE and "
-                            "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE go together")
+        problems += together_problems(
+            ("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE", self.outgoing_cert_file,
+             "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE", self.outgoing_key_file))
         if not self.serves_tls and self.host not in LOOPBACK:
             problems.append(
                 f"LGR_TC_HOST={self.host!r}: without TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE the "
                 "controller serves plain HTTP and may only listen on loopback")
         if not self.host.strip():
             problems.append("LGR_TC_HOST is empty: give an address to listen on")
-        for env, value in (("LGR_TC_SLOW_CONSUMER_TIMEOUT", self.slow_consumer_timeout),
-                           ("LGR_TC_KEEPALIVE", self.keepalive),
-                           ("TRAFFIC_CONTROLLER_METRIC_EMITTER_INTERVAL", self.metric_interval)):
-            if value <= 0:
-                problems.append(f"{env}={value}: must be positive")
-        for env, size, least in (("LGR_TC_BUFFER_SIZE", self.buffer_size, 1),
-                                 ("LGR_TC_RECENT_LOGS", self.recent_logs, 0),
-                                 ("LGR_TC_RECENT_APPS", self.recent_apps, 1)):
-            if size < least:
-                problems.append(f"{env}={size}: must be at least {least}")
+        problems += positive_problems(
+            ("LGR_TC_SLOW_CONSUMER_TIMEOUT", self.slow_consumer_timeout),
+            ("LGR_TC_KEEPALIVE", self.keepalive),
+            ("TRAFFIC_CONTROLLER_METRIC_EMITTER_INTERVAL", self.metric_interval))
+        problems += at_least_problems(("LGR_TC_BUFFER_SIZE", self.buffer_size, 1),
+                                      ("LGR_TC_RECENT_LOGS", self.recent_logs, 0),
+                                      ("LGR_TC_RECENT_APPS", self.recent_apps, 1))
         problems += self.auth_options().validate(AUTH_ENV)
         return problems
-
 
     def _log_cache_problems(self) -> list[str]:
         problems = []
         url = self.log_cache_url
         scheme, _, rest = url.partition("://")
-        if url and (scheme not in ("http", "https") or _addr_problem(rest)):
+        if url and (scheme not in ("http", "https") or addr_problem(rest)):
             problems.append(f"LOG_CACHE_ADDR={self.log_cache_addr!r}: use host:port or an "
                             "http(s)://host:port URL")
-        if bool(self.log_cache_cert_file) != bool(self.log_cache_key_file):
-            problems.append("LOG_CACHE_CERT_FILE and LOG_CACHE_KEY_FILE go together")
+        problems += together_problems(("LOG_CACHE_CERT_FILE", self.log_cache_cert_file,
+                                       "LOG_CACHE_KEY_FILE", self.log_cache_key_file))
         return problems
-
-
-def _addr_problem(addr: str) -> str | None:
-    host, sep, port = addr.rpartition(":")
-    if not sep or not host:
-        return "is not host:port"
-    if host.startswith("[") != host.endswith("]"):
-        return "has an unbalanced IPv6 bracket"
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        return "needs a port between 1 and 65535"
-    return None
