@@ -88,7 +88,9 @@ class Diode(Generic[T]):
     async def wait(self, timeout: float | None = None) -> bool:
         """Sleep until the diode holds an item or ``timeout`` passes; True if data is ready.
 
-        Only one coroutine may wait at a time (a diode has one reader).
+        Only one coroutine may wait at a time (a diode has one reader). A put resolves the very
+        future the reader awaits (no ``wait_for`` in between), so the reader runs on the next
+        turn of the event loop.
         """
         if self._buf:
             return True
@@ -99,12 +101,13 @@ class Diode(Generic[T]):
         if self._buf:  # a put slipped in between the check and publishing the waiter
             self._waiter = None
             return True
+        timer = loop.call_later(timeout, _resolve, fut) if timeout is not None else None
         try:
-            await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            pass
+            await fut
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
         return bool(self._buf)
 
     def _wake(self) -> None:

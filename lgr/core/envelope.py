@@ -12,6 +12,7 @@ envelopes serialized in Go field order, so the kind comes after every tag)::
     join_batch   ~23M env/s    EnvelopeBatch built from bytes + serialize ~1.1M
     peek         ~1.6M env/s   upb parse + read source_id and kind ~1.0M
     peek_batch   ~2.2M env/s   upb parse of the batch + read both ~1.6M, with no bytes to forward
+                 (~25% faster since it reads each distinct (source_id, kind) once: RouteKey)
 
 A hand-written Python wire scanner reached only split 3.2M, peek 0.5M and join 15M env/s, so
 these helpers let upb walk the wire format through "view" message types (see below).
@@ -196,23 +197,32 @@ def _build_views() -> tuple[type[Message], type[Message], type[Message]]:
         )
     slices = proto.message_type.add(name="BatchSlices")
     slices.field.add(name="batch", number=1, type=F.TYPE_BYTES, label=F.LABEL_REPEATED)
-    heads = proto.message_type.add(name="BatchHeads")
-    heads.field.add(
-        name="batch", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
-        type_name=".lgr.wire.EnvelopeHead",
-    )
+    # RouteKey: source_id and the oneof member as an empty message. With unknown fields
+    # discarded, an envelope re-serializes as a few bytes naming just (source_id, kind).
+    proto.message_type.add(name="Empty")
+    key = proto.message_type.add(name="RouteKey")
+    key.oneof_decl.add(name="message")
+    key.field.add(name="source_id", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+    for number, kind in _KIND_BY_FIELD.items():
+        key.field.add(name=kind, number=number, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
+                      oneof_index=0, type_name=".lgr.wire.Empty")
+    keys = proto.message_type.add(name="BatchKeys")
+    keys.field.add(name="batch", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
+                   type_name=".lgr.wire.RouteKey")
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
     return tuple(  # type: ignore[return-value]
         message_factory.GetMessageClass(pool.FindMessageTypeByName(f"lgr.wire.{name}"))
-        for name in ("EnvelopeHead", "BatchSlices", "BatchHeads")
+        for name in ("EnvelopeHead", "BatchSlices", "BatchKeys")
     )
 
 
-_EnvelopeHead, _BatchSlices, _BatchHeads = _build_views()
+_EnvelopeHead, _BatchSlices, _BatchKeys = _build_views()
 _parse_head = _EnvelopeHead.FromString
 _parse_slices = _BatchSlices.FromString
-_parse_heads = _BatchHeads.FromString
+_parse_keys = _BatchKeys.FromString
+_heads: dict[bytes, tuple[str, str]] = {}  # route key -> (source_id, kind)
+_HEADS_LIMIT = 65536
 
 
 def peek(env_bytes: bytes) -> tuple[str, str]:
@@ -240,17 +250,27 @@ def peek_batch(batch_bytes: bytes) -> list[tuple[bytes, str, str]]:
     """Return ``(envelope_bytes, source_id, kind)`` for each Envelope of a serialized batch.
 
     Faster than :func:`split_batch` plus :func:`peek` on each envelope, and checks each
-    envelope as :func:`peek` does.
+    envelope as :func:`peek` does. upb reduces each envelope to its route key (the RouteKey
+    view's bytes), and Python reads source_id and kind only once per distinct key.
     """
     try:
-        heads = _parse_heads(batch_bytes).batch
+        keys = _parse_keys(batch_bytes)
+        keys.DiscardUnknownFields()
+        route_keys = _parse_slices(keys.SerializeToString()).batch
         slices = _parse_slices(batch_bytes).batch
     except DecodeError as exc:
         raise MalformedEnvelope(f"malformed envelope batch: {exc}") from None
-    return [
-        (env, head.source_id, head.WhichOneof("message") or "")
-        for env, head in zip(slices, heads, strict=True)
-    ]
+    get = _heads.get
+    return [(env, *(get(key) or _head(key))) for env, key in zip(slices, route_keys, strict=True)]
+
+
+def _head(key: bytes) -> tuple[str, str]:
+    parsed = _EnvelopeHead.FromString(key)  # RouteKey's wire form reads as an EnvelopeHead
+    head = (parsed.source_id, parsed.WhichOneof("message") or "")
+    if len(_heads) >= _HEADS_LIMIT:
+        _heads.clear()
+    _heads[key] = head
+    return head
 
 
 def join_batch(envs: Iterable[bytes]) -> bytes:

@@ -63,3 +63,19 @@ def test_prototext_quotes_like_go():
 def test_prototext_of_messages_and_enums():
     env = envelope.log("hi", source_id="s", timestamp=1, type="ERR")
     assert prototext.message_text(env) == 'timestamp:1 source_id:"s" log:{payload:"hi" type:ERR}'
+
+
+def test_memoized_tag_maps_follow_the_values_not_the_insertion_order(monkeypatch):
+    monkeypatch.setattr(protojson, "MEMO_LIMIT", 2)  # forgetting the table is exercised too
+    expected = '"tags":{"a":"1","b":"2"}'
+    for tags in ({"a": "1", "b": "2"}, {"b": "2", "a": "1"}, {"a": "1", "b": "2"}):
+        assert expected in protojson.envelope_json(envelope.log("x", source_id="s", tags=tags))
+    for i in range(5):
+        text = protojson.envelope_json(envelope.log("x", source_id=f"s{i}", tags={"a": str(i)}))
+        assert f'"source_id":"s{i}"' in text and f'"tags":{{"a":"{i}"}}' in text
+
+
+def test_a_log_type_the_enum_does_not_name_is_its_number():
+    env = envelope.log("x", source_id="s", timestamp=1)
+    env.log.type = 7
+    assert protojson.envelope_json(env).endswith('"log":{"payload":"eA==","type":7}}')

@@ -26,6 +26,7 @@ from lgr.core.apps.agent.config import AGENT_TLS_ENV, AgentConfig
 from lgr.core.apps.agent.dropsonde import DropsondeDecoder
 from lgr.core.apps.agent.egress import RouterPool
 from lgr.core.apps.agent.grpc_ingress import IngressService
+from lgr.core.apps.agent.passthrough import PassThrough
 from lgr.core.apps.agent.tagging import Tagger, serialize_all
 from lgr.core.apps.agent.udp_ingress import UDPIngress
 from lgr.core.component import Component
@@ -97,7 +98,9 @@ class Agent(Component):
                 backoff=self._egress_backoff,
             )
             await self.pool.start()
-            service = IngressService(self.tagger, self.diode, self.ingress)
+            service = IngressService(self.tagger, self.diode, self.ingress,
+                                     PassThrough(cfg.tags, logs_disabled=cfg.logs_disabled),
+                                     on_queued=self.pool.kick)
             self._server, self.port = await start_server(
                 [service.handler()], cfg.host, cfg.port, server_creds, "agent"
             )

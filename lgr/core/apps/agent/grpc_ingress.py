@@ -1,7 +1,9 @@
 """gRPC ingress: the agent's loggregator.v2.Ingress service (Sender, BatchSender, Send).
 
 Each received envelope is tagged (see :mod:`tagging`) and its bytes go into the ingress diode;
-the handler never waits for the routers. A message that does not parse ends its call with
+a batch that tagging would leave as it is goes in as the bytes that came (:mod:`passthrough`).
+The handler never waits for the routers, but calls ``on_queued`` (the router pool's kick) so a
+free stream sends at once. A message that does not parse ends its call with
 INVALID_ARGUMENT; one over 10 MiB is refused by gRPC with RESOURCE_EXHAUSTED. Counts
 ``ingress{metric_version="2.0"}`` per envelope received, as upstream's receiver does (log
 envelopes dropped by LOGS_DISABLED included).
@@ -9,11 +11,12 @@ envelopes dropped by LOGS_DISABLED included).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2
+from lgr.core.apps.agent.passthrough import PassThrough
 from lgr.core.apps.agent.tagging import Tagger, serialize_all
 from lgr.core.diode import Diode
 from lgr.core.grpc_server import identity, parse_request
@@ -25,14 +28,29 @@ SERVICE = "loggregator.v2.Ingress"
 class IngressService:
     """Handlers for the Ingress service that feed ``diode`` through ``tagger``."""
 
-    def __init__(self, tagger: Tagger, diode: Diode[bytes], ingress: Counter) -> None:
+    def __init__(self, tagger: Tagger, diode: Diode[bytes], ingress: Counter,
+                 passthrough: PassThrough | None = None,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self._tagger = tagger
         self._diode = diode
         self._ingress = ingress
+        self._passthrough = passthrough
+        self._on_queued = on_queued or _nothing
 
     def _accept(self, envelopes: list[envelope_pb2.Envelope]) -> None:
         self._diode.put_many(serialize_all(self._tagger, envelopes))
         self._ingress.inc(len(envelopes))
+        self._on_queued()
+
+    async def _accept_batch(self, data: bytes, context: grpc.aio.ServicerContext) -> None:
+        batch = await parse_request(envelope_pb2.EnvelopeBatch, data, context)  # checks it all
+        envelopes = self._passthrough.envelopes(data) if self._passthrough is not None else None
+        if envelopes is None:
+            self._accept(list(batch.batch))
+        elif envelopes:
+            self._diode.put_many(envelopes)
+            self._ingress.inc(len(envelopes))
+            self._on_queued()
 
     async def Sender(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
@@ -47,14 +65,12 @@ class IngressService:
     ) -> ingress_pb2.BatchSenderResponse:
         """A stream of envelope batches: the fast path."""
         async for data in requests:
-            batch = await parse_request(envelope_pb2.EnvelopeBatch, data, context)
-            self._accept(list(batch.batch))
+            await self._accept_batch(data, context)
         return ingress_pb2.BatchSenderResponse()
 
     async def Send(self, data: bytes, context: grpc.aio.ServicerContext) -> ingress_pb2.SendResponse:
         """One batch per call (kept for clients that use it; slow by nature)."""
-        batch = await parse_request(envelope_pb2.EnvelopeBatch, data, context)
-        self._accept(list(batch.batch))
+        await self._accept_batch(data, context)
         return ingress_pb2.SendResponse()
 
     def handler(self) -> grpc.GenericRpcHandler:
@@ -77,3 +93,7 @@ class IngressService:
                 response_serializer=ingress_pb2.SendResponse.SerializeToString,
             ),
         })
+
+
+def _nothing() -> None:
+    pass

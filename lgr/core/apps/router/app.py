@@ -1,9 +1,10 @@
 """Router app: wires ingress diode, publisher, PubSub and egress streams behind one mTLS server.
 
 Data path: agents' batches → :class:`IngressService` → ingress diode (INGRESS_BUFFER_SIZE,
-drop oldest) → publisher task → :class:`~lgr.core.pubsub.PubSub` (selectors, shard groups,
-deterministic names) → each subscription's diode → its :class:`EgressService` stream. Envelopes
-stay serialized bytes all the way; only counter and gauge selectors make the PubSub parse.
+drop oldest) → publisher task (or the handler itself when nothing is queued) →
+:class:`~lgr.core.pubsub.PubSub` (selectors, shard groups, deterministic names) → each
+subscription's diode → its :class:`EgressService` stream. Envelopes stay serialized bytes all
+the way; only counter and gauge selectors make the PubSub parse.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class Router(Component):
             config.ingress_buffer_size,
             on_drop=DropTracker("router ingress buffer", [self.dropped_ingress]),
         )
-        self.ingress = IngressService(self._diode, self.ingress_count)
+        self.ingress = IngressService(self._diode, self.ingress_count, self._publish_items)
         self.egress = EgressService(self.pubsub, config.subscriber_buffer_size, self.egress_count,
                                     self.dropped_egress, self.subscriptions)
         self._server: grpc.aio.Server | None = None
@@ -110,12 +111,15 @@ class Router(Component):
     def _publish_pending(self, limit: int | None = None) -> None:
         diode = self._diode
         while items := diode.take(limit or len(diode) or 1):
-            try:
-                self.pubsub.publish_batch(items)
-            except Exception:  # noqa: BLE001 - a bad envelope must not stop routing
-                self._publish_one_by_one(items)
+            self._publish_items(items)
             if limit is not None:
                 return
+
+    def _publish_items(self, items: list[Item]) -> None:
+        try:
+            self.pubsub.publish_batch(items)
+        except Exception:  # noqa: BLE001 - a bad envelope must not stop routing
+            self._publish_one_by_one(items)
 
     def _publish_one_by_one(self, items: list[Item]) -> None:
         # Routing parses counters and gauges; one that upb rejects is dropped, the rest go on.
