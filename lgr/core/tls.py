@@ -248,3 +248,25 @@ def _error(
         hint = (f"set {env} to a readable PEM {role} file; " if env else "") + _GEN_HINT
     return TLSConfigError(f"{where} {problem}", hint)
 
+
+
+def https_server_context(
+    cert_file: PathLike, key_file: PathLike, env: tuple[str, str]
+) -> ssl.SSLContext:
+    """A server-only HTTPS context (no client certificate asked), its pair checked up front.
+
+    For the HTTP-facing servers (gateway, log cache, traffic controller), which upstream serves
+    with a certificate of their own and bearer tokens instead of client certificates. ``env``
+    names the (cert, key) variables for error hints. ALPN offers http/1.1 only: these servers
+    do not speak HTTP/2.
+    """
+    cert = load_certificates(cert_file, env=env[0])[0]
+    key = load_private_key(key_file, env=env[1])
+    if not key_matches(cert, key):
+        raise TLSConfigError(f"{key_file} is not the key of {cert_file}",
+                             hint=f"set {env[0]} and {env[1]} to a matching pair")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context

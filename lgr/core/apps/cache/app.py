@@ -21,7 +21,7 @@ from lgr.core.apps.cache.promql import Engine
 from lgr.core.apps.cache.store import Store
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
-from lgr.core.errors import TLSConfigError, UnavailableError
+from lgr.core.errors import UnavailableError
 from lgr.core.grpc_server import format_address
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
@@ -33,16 +33,8 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def https_context(cert_path: str, key_path: str) -> ssl.SSLContext:
-    """A server-only TLS context (no client certificates), checked up front."""
-    cert = tls.load_certificates(cert_path, env=HTTP_ENV[0])[0]
-    key = tls.load_private_key(key_path, env=HTTP_ENV[1])
-    if not tls.key_matches(cert, key):
-        raise TLSConfigError(f"{key_path} is not the key of {cert_path}",
-                             hint="set EXTERNAL_CERT and EXTERNAL_KEY to a matching pair")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert_path, key_path)
-    return context
+    """The cache's server-only TLS context (no client certificates), checked up front."""
+    return tls.https_server_context(cert_path, key_path, HTTP_ENV)
 
 
 class Cache(Component):

@@ -30,7 +30,7 @@ from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.recent import RecentStore
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
-from lgr.core.errors import TLSConfigError, UnavailableError
+from lgr.core.errors import UnavailableError
 from lgr.core.grpc_server import format_address
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
@@ -38,9 +38,7 @@ from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.settings import METRICS_TLS_ENV
 from lgr.core.tls import (
     client_credentials,
-    key_matches,
-    load_certificates,
-    load_private_key,
+    https_server_context,
     server_ssl_context,
 )
 
@@ -163,15 +161,6 @@ class TrafficController(Component):
 
 def outgoing_ssl_context(config: TcConfig) -> ssl.SSLContext:
     """The websocket server's TLS context: its certificate, no client certificate asked."""
-    cert_env, key_env = ("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE",
-                         "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE")
-    chain = load_certificates(config.outgoing_cert_file, env=cert_env)
-    key = load_private_key(config.outgoing_key_file, env=key_env)
-    if not key_matches(chain[0], key):
-        raise TLSConfigError(
-            f"key file {config.outgoing_key_file} ({key_env}) does not match certificate "
-            f"{config.outgoing_cert_file}", hint="use the .key file made with that .crt file")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(config.outgoing_cert_file, config.outgoing_key_file)
-    return context
+    return https_server_context(
+        config.outgoing_cert_file, config.outgoing_key_file,
+        ("TRAFFIC_CONTROLLER_OUTGOING_CERT_FILE", "TRAFFIC_CONTROLLER_OUTGOING_KEY_FILE"))
