@@ -33,6 +33,7 @@ from lgr.console import err_console
 from lgr.core.component import Component
 from lgr.core.config import load_config
 from lgr.core.errors import ExitCode
+from lgr.core.supervisor import die_with_parent
 
 GRACE_SECONDS = 5.0
 
@@ -110,6 +111,7 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def serve(component: Component) -> None:
     """Run ``component`` until SIGINT/SIGTERM (graceful) or a failure; exit with a named code."""
+    die_with_parent()
     setup_logging()
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(_serve(component))

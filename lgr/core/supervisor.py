@@ -3,7 +3,10 @@
 Each child runs in its own session, so a Ctrl-C in the terminal reaches only the supervising
 process, which then stops the children itself, last started first: SIGTERM, and SIGKILL for any
 still running after the grace period. On Linux a child also gets SIGTERM if its supervisor dies
-without stopping it (``PR_SET_PDEATHSIG``), so a killed `lgr up` leaves no orphans behind.
+without stopping it (``PR_SET_PDEATHSIG``), so a killed `lgr up` leaves no orphans behind. The
+child sets that itself (:func:`die_with_parent`, called by `lgr <component> start` when
+``LGR_PARENT_PID`` is set): a ``preexec_fn`` would run Python's after-fork handlers between fork
+and exec, and in a process with gRPC threads those can abort the child (seen as SIGABRT).
 
 A child's stdout and stderr go to one log file, which the supervisor reads to find lines such as
 ``router grpc bound to: 127.0.0.1:8082`` and to show a dead child's last lines.
@@ -25,19 +28,24 @@ from lgr.core.errors import ExitCode, LgrError
 
 TAIL_BYTES = 64 * 1024
 
+PARENT_PID_ENV = "LGR_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
-if sys.platform.startswith("linux"):
+
+
+def die_with_parent(env: Mapping[str, str] | None = None) -> None:
+    """In a supervised child: get SIGTERM when the supervisor named by LGR_PARENT_PID dies.
+
+    Exits at once if that supervisor is already gone. Does nothing without the variable or off
+    Linux.
+    """
+    raw = (os.environ if env is None else env).get(PARENT_PID_ENV, "")
+    if not raw.isdigit() or not sys.platform.startswith("linux"):
+        return
     import ctypes
 
-    # Loaded here, not in the child: after fork only async-signal-safe work is wise.
-    _LIBC = ctypes.CDLL(None, use_errno=True)
-else:  # pragma: no cover - other platforms
-    _LIBC = None
-
-
-def _die_with_parent() -> None:
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != int(raw):  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,7 @@ class Child:
         self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in self.spec.unset_env}
         env.update(self.spec.env)
+        env[PARENT_PID_ENV] = str(os.getpid())
         with open(self.spec.log_path, "ab" if self.spec.append else "wb") as log:
             self._log_offset = log.tell()
             self.proc = subprocess.Popen(
@@ -76,7 +85,6 @@ class Child:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if _LIBC is not None else None,
             )
         self.started_at = time.monotonic()
 

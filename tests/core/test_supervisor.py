@@ -81,7 +81,9 @@ from pathlib import Path
 from lgr.core.errors import ExitCode
 from lgr.core.supervisor import ChildDiedError, ChildSpec, Supervisor
 sup = Supervisor()
-c = sup.spawn(ChildSpec("c", [sys.executable, "-c", "import time; time.sleep(60)"], Path({str(tmp_path)!r}) / "c.log"))
+# Components call die_with_parent() first thing (lgr/commands/_serve.py); so does this child.
+child_code = "from lgr.core.supervisor import die_with_parent; die_with_parent(); import time; time.sleep(60)"
+c = sup.spawn(ChildSpec("c", [sys.executable, "-c", child_code], Path({str(tmp_path)!r}) / "c.log"))
 print(c.pid, flush=True)
 time.sleep(60)
 """
