@@ -33,6 +33,7 @@ from lgr.console import err_console
 from lgr.core.component import Component
 from lgr.core.config import load_config
 from lgr.core.errors import ExitCode
+from lgr.core.grpc_tuning import prefer_poller_io
 from lgr.core.supervisor import die_with_parent
 
 GRACE_SECONDS = 5.0
@@ -71,6 +72,7 @@ def config_command(
     fields = [f for f in dataclasses.fields(config_cls) if f.name not in skip]
 
     def command(**flags: Any) -> None:
+        prefer_poller_io()  # before the component imports grpc and makes its first channel
         overrides = {k: v for k, v in flags.items() if v is not None}
         cfg = load_config(config_cls, env=os.environ, overrides=overrides)
         run(cfg)

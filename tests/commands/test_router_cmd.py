@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -11,19 +10,12 @@ import sys
 
 from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.errors import ExitCode
+from tests.commands.process_support import lgr_env, lgr_process, terminate, wait_for_line
 from tests.conftest import async_wait_until
 from tests.core.apps.firehose_support import Collector, channel, log_envelope, run, selectors, send
 
 BOUND = re.compile(r"router grpc bound to: (127\.0\.0\.1:\d+)")
 METRICS = re.compile(r"router metrics bound to: (https://\S+)")
-
-
-def lgr_env(extra: dict[str, str]) -> dict[str, str]:
-    """os.environ without any setting of ours, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k != "LGR_DEBUG" and not k.startswith(
-        ("ROUTER_", "RLP_", "METRICS_", "LGR_ROUTER_", "LGR_RLP_", "INGRESS_", "MAX_EGRESS"))}
-    env.update(extra)
-    return env
 
 
 def router_env(pki, **extra: str) -> dict[str, str]:
@@ -33,26 +25,9 @@ def router_env(pki, **extra: str) -> dict[str, str]:
                     **extra})
 
 
-async def wait_for_line(proc: asyncio.subprocess.Process, *patterns: re.Pattern[str]) -> list[str]:
-    """Read the process's stderr until every pattern matched a line; their first groups."""
-    seen: list[str] = []
-    found: dict[re.Pattern[str], str] = {}
-    while len(found) < len(patterns):
-        line = (await asyncio.wait_for(proc.stderr.readline(), 15)).decode()
-        assert line, f"process exited early: {''.join(seen)}"
-        seen.append(line)
-        for pattern in patterns:
-            if match := pattern.search(line):
-                found[pattern] = match.group(1)
-    return [found[p] for p in patterns]
-
-
 def test_router_start_serves_until_sigterm(pki):
     async def scenario():
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lgr", "router", "start", env=router_env(pki),
-            stderr=asyncio.subprocess.PIPE)
-        try:
+        async with lgr_process("router", "start", env=router_env(pki)) as proc:
             address, metrics_url = await wait_for_line(proc, BOUND, METRICS)
             assert metrics_url.endswith("/metrics")
             ch = channel(pki, address, "doppler")
@@ -60,13 +35,8 @@ def test_router_start_serves_until_sigterm(pki):
             await c.ready()
             await send(ch, [log_envelope(0)])
             await async_wait_until(lambda: len(c.envelopes) == 1, timeout=10)
-            proc.send_signal(signal.SIGTERM)
-            assert await asyncio.wait_for(proc.wait(), 15) == 0
+            assert await terminate(proc) == 0
             await ch.close()
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
 
     run(scenario(), timeout=60)
 
@@ -99,3 +69,40 @@ def test_a_missing_certificate_is_named_with_its_variable(pki, tmp_path):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.TLS
     assert "ROUTER_KEY_FILE" in proc.stderr and "missing.key" in proc.stderr
+
+
+def _traced_tcp_files(pki, experiments: str | None) -> set[str]:
+    """Start `lgr router start` with gRPC's tcp trace on, connect once; the source files traced."""
+    env = router_env(pki, GRPC_TRACE="tcp", GRPC_VERBOSITY="debug")
+    env.pop("GRPC_EXPERIMENTS", None)
+    if experiments is not None:
+        env["GRPC_EXPERIMENTS"] = experiments
+    files: set[str] = set()
+    trace_file = re.compile(r"\s(\w+\.cc):\d+\]")
+
+    async def scenario():
+        async with lgr_process("router", "start", env=env) as proc:
+            (address,) = await wait_for_line(proc, BOUND)
+            ch = channel(pki, address, "doppler")
+            await asyncio.wait_for(ch.channel_ready(), 10)
+            await ch.close()
+            proc.send_signal(signal.SIGTERM)
+            while line := (await asyncio.wait_for(proc.stderr.readline(), 15)).decode():
+                if match := trace_file.search(line):
+                    files.add(match.group(1))
+            assert await asyncio.wait_for(proc.wait(), 15) == 0
+
+    run(scenario(), timeout=60)
+    return files
+
+
+def test_the_router_does_socket_io_on_grpcs_poller_unless_told_otherwise(pki):
+    from lgr.core.grpc_tuning import VERIFIED, grpcio_release
+
+    default = _traced_tcp_files(pki, None)
+    kept = _traced_tcp_files(pki, "")  # GRPC_EXPERIMENTS= : the user keeps gRPC's own defaults
+    assert kept and "tcp_posix.cc" not in kept  # EventEngine endpoints
+    if grpcio_release() in VERIFIED:
+        assert "tcp_posix.cc" in default  # the I/O manager's endpoint: one wake-up less per message
+    else:
+        assert default == kept
