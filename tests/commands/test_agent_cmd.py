@@ -2,65 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import signal
 import subprocess
 import sys
 
 from lgr.core import envelope as E
 from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2_grpc
 from lgr.core.errors import ExitCode
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
 from tests.conftest import async_wait_until
 from tests.core.apps.agent_support import agent_env, client_channel, routers, run
 
 BOUND = re.compile(r"agent grpc bound to: 127\.0\.0\.1:(\d+)")
-
-
-def lgr_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("LGR_DEBUG",) and not k.startswith(
-        ("AGENT_", "ROUTER_", "METRICS_", "LGR_AGENT_"))}
-    env.update(extra)
-    return env
+OURS = ("AGENT_", "ROUTER_", "METRICS_", "LGR_AGENT_")
 
 
 def test_agent_start_serves_until_sigterm(pki):
     async def scenario():
         async with routers(pki) as (router,):
-            env = lgr_env(agent_env(pki, router.address, AGENT_TAGS="deployment:cf"))
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "lgr", "agent", "start", "--metrics-port", "-1",
-                env=env, stderr=asyncio.subprocess.PIPE,
-            )
-            try:
-                port = None
-                seen = []
-                while port is None:
-                    line = (await asyncio.wait_for(proc.stderr.readline(), 15)).decode()
-                    assert line, f"agent exited early: {''.join(seen)}"
-                    seen.append(line)
-                    if match := BOUND.search(line):
-                        port = int(match.group(1))
-                async with client_channel(pki, port) as channel:
+            env = lgr_env(agent_env(pki, router.address, AGENT_TAGS="deployment:cf"), OURS)
+            async with lgr_process("agent", "start", "--metrics-port", "-1", env=env) as proc:
+                (port,) = await wait_for_line(proc, BOUND)
+                async with client_channel(pki, int(port)) as channel:
                     await ingress_pb2_grpc.IngressStub(channel).Send(
                         envelope_pb2.EnvelopeBatch(batch=[E.log("from a process", source_id="p")]),
                         timeout=5,
                     )
                 await async_wait_until(lambda: len(router.envelopes) == 1, timeout=10)
                 assert router.envelopes[0].tags["deployment"] == "cf"
-                proc.send_signal(signal.SIGTERM)
-                assert await asyncio.wait_for(proc.wait(), 15) == 0
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+                assert await terminate(proc) == 0
 
     run(scenario(), timeout=60)
 
 
 def test_bad_settings_exit_with_the_config_code_naming_each_variable():
-    env = lgr_env({"AGENT_PORT": "nope", "METRICS_PORT": "99999"})
+    env = lgr_env({"AGENT_PORT": "nope", "METRICS_PORT": "99999"}, OURS)
     proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start"], env=env,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.CONFIG
@@ -69,7 +50,8 @@ def test_bad_settings_exit_with_the_config_code_naming_each_variable():
 
 
 def test_a_missing_certificate_is_named_with_its_variable(pki, tmp_path):
-    env = lgr_env(agent_env(pki, "127.0.0.1:1", AGENT_CERT_FILE=str(tmp_path / "missing.crt")))
+    env = lgr_env(agent_env(pki, "127.0.0.1:1", AGENT_CERT_FILE=str(tmp_path / "missing.crt")),
+                  OURS)
     proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start"], env=env,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.TLS
@@ -77,7 +59,7 @@ def test_a_missing_certificate_is_named_with_its_variable(pki, tmp_path):
 
 
 def test_flags_override_env():
-    env = lgr_env({"AGENT_PORT": "nope"})
+    env = lgr_env({"AGENT_PORT": "nope"}, OURS)
     proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start", "--port", "also-bad"],
                           env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.CONFIG

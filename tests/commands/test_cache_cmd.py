@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
 import subprocess
 import sys
 
 import httpx
 
-from lgr.core.apps.rlp.app import Rlp
-from lgr.core.apps.router.app import Router
 from lgr.core.auth import tokens
 from lgr.core.errors import ExitCode
-from tests.commands.test_router_cmd import wait_for_line
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
 from tests.conftest import async_wait_until
-from tests.core.apps.firehose_support import channel, log_envelope, rlp_config, router_config, run, send, started
+from tests.core.apps.firehose_support import (
+    channel,
+    log_envelope,
+    router_and_rlp,
+    run,
+    send,
+)
 
 BOUND = re.compile(r"cache http bound to: (127\.0\.0\.1:\d+)")
 METRICS = re.compile(r"cache metrics bound to: (https://\S+)")
@@ -26,9 +33,7 @@ CACHE_ENV = ("ADDR", "MAX_PER_SOURCE", "MEMORY_", "LOGS_PROVIDER_", "SHARD_ID", 
 
 
 def cache_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(CACHE_ENV)}
-    env.update(extra)
-    return env
+    return lgr_env(extra, CACHE_ENV)
 
 
 def test_cache_start_fills_from_the_rlp_and_serves_until_sigterm(pki, tmp_path):
@@ -36,41 +41,31 @@ def test_cache_start_fills_from_the_rlp_and_serves_until_sigterm(pki, tmp_path):
     ca, cert, key = pki.files("cache")
 
     async def scenario():
-        router = Router(router_config(pki))
-        async with started(router):
-            rlp = Rlp(rlp_config(pki, [router.address]))
-            async with started(rlp):
-                env = cache_env(ADDR="127.0.0.1:0", METRICS_PORT="0", LOGS_PROVIDER_ADDR=rlp.address,
-                                LOGS_PROVIDER_CA_FILE_PATH=str(ca), LOGS_PROVIDER_CERT_FILE_PATH=str(cert),
-                                LOGS_PROVIDER_KEY_FILE_PATH=str(key), LGR_TOKENS_FILE=str(tmp_path / "tokens.json"),
-                                MAX_PER_SOURCE="2")
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "lgr", "cache", "start", env=env, stderr=asyncio.subprocess.PIPE)
-                try:
-                    address, metrics_url = await wait_for_line(proc, BOUND, METRICS)
-                    assert metrics_url.endswith("/metrics")  # mTLS with the LOGS_PROVIDER_* files
-                    await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=15)
-                    ingress = channel(pki, router.address, "doppler", name="agent")
-                    await send(ingress, [log_envelope(i, source_id="app-1") for i in range(3)])
-                    await ingress.close()
-                    headers = {"Authorization": f"bearer {token}"}
-                    async with httpx.AsyncClient(base_url=f"http://{address}", headers=headers) as http:
-                        async def count() -> int:
-                            meta = (await http.get("/api/v1/meta")).json().get("meta", {})
-                            return int(meta.get("app-1", {}).get("count", 0))
+        async with router_and_rlp(pki) as (router, rlp):
+            env = cache_env(ADDR="127.0.0.1:0", METRICS_PORT="0", LOGS_PROVIDER_ADDR=rlp.address,
+                            LOGS_PROVIDER_CA_FILE_PATH=str(ca), LOGS_PROVIDER_CERT_FILE_PATH=str(cert),
+                            LOGS_PROVIDER_KEY_FILE_PATH=str(key), LGR_TOKENS_FILE=str(tmp_path / "tokens.json"),
+                            MAX_PER_SOURCE="2")
+            async with lgr_process("cache", "start", env=env) as proc:
+                address, metrics_url = await wait_for_line(proc, BOUND, METRICS)
+                assert metrics_url.endswith("/metrics")  # mTLS with the LOGS_PROVIDER_* files
+                await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=15)
+                ingress = channel(pki, router.address, "doppler", name="agent")
+                await send(ingress, [log_envelope(i, source_id="app-1") for i in range(3)])
+                await ingress.close()
+                headers = {"Authorization": f"bearer {token}"}
+                async with httpx.AsyncClient(base_url=f"http://{address}", headers=headers) as http:
+                    async def count() -> int:
+                        meta = (await http.get("/api/v1/meta")).json().get("meta", {})
+                        return int(meta.get("app-1", {}).get("count", 0))
 
-                        for _ in range(150):
-                            if await count() == 2:
-                                break
-                            await asyncio.sleep(0.1)
-                        meta = (await http.get("/api/v1/meta")).json()["meta"]["app-1"]
-                        assert (meta["count"], meta["expired"]) == ("2", "1")
-                    proc.send_signal(signal.SIGTERM)
-                    assert await asyncio.wait_for(proc.wait(), 15) == 0
-                finally:
-                    if proc.returncode is None:
-                        proc.kill()
-                        await proc.wait()
+                    for _ in range(150):
+                        if await count() == 2:
+                            break
+                        await asyncio.sleep(0.1)
+                    meta = (await http.get("/api/v1/meta")).json()["meta"]["app-1"]
+                    assert (meta["count"], meta["expired"]) == ("2", "1")
+                assert await terminate(proc) == 0
 
     run(scenario(), timeout=60)
 

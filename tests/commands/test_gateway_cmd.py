@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import signal
 import ssl
 import subprocess
 import sys
 
 import httpx
 
-from lgr.core.apps.rlp.app import Rlp
-from lgr.core.apps.router.app import Router
 from lgr.core.auth import tokens
 from lgr.core.errors import ExitCode
-from tests.commands.test_router_cmd import lgr_env, wait_for_line
-from tests.core.apps.firehose_support import rlp_config, router_config, run, started
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
+from tests.core.apps.firehose_support import router_and_rlp, run
 
 BOUND = re.compile(r"gateway http bound to: (127\.0\.0\.1:\d+)")
 
@@ -33,32 +34,21 @@ def gateway_env(pki, rlp_addr: str, tokens_file, **extra: str) -> dict[str, str]
 def test_gateway_start_serves_until_sigterm(pki, tmp_path):
     async def scenario():
         admin, _ = tokens.mint(tmp_path / "tokens.json", "admin", admin=True)
-        router = Router(router_config(pki))
-        async with started(router):
-            rlp = Rlp(rlp_config(pki, [router.address]))
-            async with started(rlp):
-                env = gateway_env(pki, rlp.address, tmp_path / "tokens.json",
-                                  LGR_GATEWAY_HEARTBEAT="0.05s")
-                proc = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "lgr", "gateway", "start", env=env,
-                    stderr=asyncio.subprocess.PIPE)
-                try:
-                    (address,) = await wait_for_line(proc, BOUND)
-                    verify = ssl.create_default_context(cafile=str(pki.ca))
-                    async with httpx.AsyncClient(verify=verify, timeout=10) as client:
-                        headers = {"Authorization": f"bearer {admin}"}
-                        async with client.stream("GET", f"https://{address}/v2/read?log",
-                                                 headers=headers) as r:
-                            assert r.status_code == 200
-                            async for line in r.aiter_lines():
-                                assert line == "event: heartbeat"
-                                break
-                    proc.send_signal(signal.SIGTERM)
-                    assert await asyncio.wait_for(proc.wait(), 15) == 0
-                finally:
-                    if proc.returncode is None:
-                        proc.kill()
-                        await proc.wait()
+        async with router_and_rlp(pki) as (_, rlp):
+            env = gateway_env(pki, rlp.address, tmp_path / "tokens.json",
+                              LGR_GATEWAY_HEARTBEAT="0.05s")
+            async with lgr_process("gateway", "start", env=env) as proc:
+                (address,) = await wait_for_line(proc, BOUND)
+                verify = ssl.create_default_context(cafile=str(pki.ca))
+                async with httpx.AsyncClient(verify=verify, timeout=10) as client:
+                    headers = {"Authorization": f"bearer {admin}"}
+                    async with client.stream("GET", f"https://{address}/v2/read?log",
+                                             headers=headers) as r:
+                        assert r.status_code == 200
+                        async for line in r.aiter_lines():
+                            assert line == "event: heartbeat"
+                            break
+                assert await terminate(proc) == 0
 
     run(scenario(), timeout=60)
 

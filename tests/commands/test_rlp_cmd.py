@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import signal
 import subprocess
 import sys
 
 from lgr.core._proto.loggregator.v2 import egress_pb2
-from lgr.core.apps.router.app import Router
 from lgr.core.errors import ExitCode
-from tests.commands.test_router_cmd import lgr_env, wait_for_line
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
 from tests.conftest import async_wait_until
 from tests.core.apps.firehose_support import (
     Collector,
     channel,
     log_envelope,
-    router_config,
+    router_and_channel,
     run,
     selectors,
     send,
-    started,
 )
 
 BOUND = re.compile(r"rlp grpc bound to: (127\.0\.0\.1:\d+)")
@@ -35,28 +36,17 @@ def rlp_env(pki, routers: str, **extra: str) -> dict[str, str]:
 
 def test_rlp_start_serves_until_sigterm(pki):
     async def scenario():
-        router = Router(router_config(pki))
-        async with started(router):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "lgr", "rlp", "start", env=rlp_env(pki, router.address),
-                stderr=asyncio.subprocess.PIPE)
-            try:
-                (address,) = await wait_for_line(proc, BOUND)
-                consumer = channel(pki, address, "reverselogproxy")
-                c = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
-                await c.ready()
-                await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=10)
-                agent = channel(pki, router.address, "doppler", name="agent")
-                await send(agent, [log_envelope(0)])
-                await async_wait_until(lambda: len(c.envelopes) == 1, timeout=10)
-                proc.send_signal(signal.SIGTERM)
-                assert await asyncio.wait_for(proc.wait(), 15) == 0
-                for ch in (consumer, agent):
-                    await ch.close()
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+        async with router_and_channel(pki, name="agent") as (router, agent), \
+                lgr_process("rlp", "start", env=rlp_env(pki, router.address)) as proc:
+            (address,) = await wait_for_line(proc, BOUND)
+            consumer = channel(pki, address, "reverselogproxy")
+            c = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
+            await c.ready()
+            await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=10)
+            await send(agent, [log_envelope(0)])
+            await async_wait_until(lambda: len(c.envelopes) == 1, timeout=10)
+            assert await terminate(proc) == 0
+            await consumer.close()
 
     run(scenario(), timeout=60)
 

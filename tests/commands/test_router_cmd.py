@@ -10,7 +10,12 @@ import sys
 
 from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.errors import ExitCode
-from tests.commands.process_support import lgr_env, lgr_process, terminate, wait_for_line
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
 from tests.conftest import async_wait_until
 from tests.core.apps.firehose_support import Collector, channel, log_envelope, run, selectors, send
 

@@ -9,20 +9,18 @@ import re
 import time
 
 from lgr.core import envelope
-from lgr.core.apps.rlp.app import Rlp
 from lgr.core.apps.router.app import Router
-from tests.commands.client_env import client_env, lgr_cmd
+from tests.commands.client_env import client_env
+from tests.commands.process_support import lgr_process
 from tests.commands.test_tail_history_cmd import filled, lgr, lines_of, stack_env
 from tests.conftest import async_wait_until
 from tests.core.apps.cache_support import NS, cache_stack
 from tests.core.apps.firehose_support import (
     TIMEOUT,
     channel,
-    rlp_config,
-    router_config,
+    router_and_rlp,
     run,
     send,
-    started,
 )
 
 WEB = {"source_type": "APP/PROC/WEB"}
@@ -45,11 +43,9 @@ def test_a_line_logged_before_the_tail_shows_then_the_live_firehose(pki, tmp_pat
                 envelope.log("hi", source_id="app-1", instance_id="0", timestamp=now, tags=WEB),
             ]
             await filled(pki, stack, before)
-            proc = await asyncio.create_subprocess_exec(
-                *lgr_cmd("tail", "-n", "3", "--count", "5", "--timeout", "20"),
-                env=stack_env(pki, tmp_path, stack), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-            try:
+            async with lgr_process("tail", "-n", "3", "--count", "5", "--timeout", "20",
+                                   env=stack_env(pki, tmp_path, stack),
+                                   stdout=asyncio.subprocess.PIPE) as proc:
                 history = [await asyncio.wait_for(proc.stdout.readline(), 20) for _ in range(3)]
                 assert b"".join(history) == lines_of(before[1:])
                 assert re.fullmatch(rb" *\S+ \[APP/PROC/WEB/0\] OUT hi\n", history[-1]), history
@@ -59,9 +55,6 @@ def test_a_line_logged_before_the_tail_shows_then_the_live_firehose(pki, tmp_pat
                                       timestamp=now + (i + 1) * NS, tags=WEB) for i in range(2)]
                 await publish(pki, stack.router, after)
                 rest, err = await asyncio.wait_for(proc.communicate(), 20)
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
             assert proc.returncode == 0, err
             assert rest == lines_of(after)
             assert "3 from the log cache, then received 2 envelopes in" in err.decode()
@@ -88,17 +81,14 @@ def test_the_firehose_history_keeps_to_the_type_filters(pki, tmp_path):
 
 def test_without_a_log_cache_it_notes_that_and_streams_the_live_firehose(pki, tmp_path):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            rlp = Rlp(rlp_config(pki, [router.address]))
-            async with started(rlp):
-                env = client_env(pki, tmp_path, LGR_RLP_ADDR=rlp.address, LGR_CACHE_ADDR="127.0.0.1:1")
-                task = asyncio.ensure_future(lgr("tail", "--count", "1", "--timeout", "20", env=env))
-                await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=TIMEOUT)
-                sent = [envelope.log("hi", source_id="app-1", instance_id="0", timestamp=time.time_ns(),
-                                     tags=WEB)]
-                await publish(pki, router, sent)
-                code, out, err = await task
+        async with router_and_rlp(pki) as (router, rlp):
+            env = client_env(pki, tmp_path, LGR_RLP_ADDR=rlp.address, LGR_CACHE_ADDR="127.0.0.1:1")
+            task = asyncio.ensure_future(lgr("tail", "--count", "1", "--timeout", "20", env=env))
+            await async_wait_until(lambda: len(router.egress.streams) == 1, timeout=TIMEOUT)
+            sent = [envelope.log("hi", source_id="app-1", instance_id="0", timestamp=time.time_ns(),
+                                 tags=WEB)]
+            await publish(pki, router, sent)
+            code, out, err = await task
         assert code == 0, err
         assert out == lines_of(sent)
         status = [line for line in err.decode().splitlines() if line.strip()]

@@ -12,7 +12,8 @@ import pytest
 from lgr.core import envelope, render
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core.errors import ExitCode
-from tests.commands.client_env import client_env, lgr_cmd, run_lgr
+from tests.commands.client_env import client_env, run_lgr
+from tests.commands.process_support import lgr_process
 from tests.conftest import async_wait_until
 from tests.core.apps.cache_support import NS, cache_stack
 from tests.core.apps.firehose_support import TIMEOUT, channel, run, send
@@ -35,13 +36,8 @@ def stack_env(pki, tmp_path, stack, token: str | None = None) -> dict[str, str]:
 
 
 async def lgr(*args: str, env: dict[str, str]) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(*lgr_cmd(*args), env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    try:
+    async with lgr_process(*args, env=env, stdout=asyncio.subprocess.PIPE) as proc:
         out, err = await asyncio.wait_for(proc.communicate(), 30)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
     return proc.returncode, out, err
 
 
@@ -82,11 +78,9 @@ def test_follow_prints_history_then_what_is_logged_after(pki, tmp_path):
         async with cache_stack(pki, tmp_path) as stack:
             before = app_logs(4)
             await filled(pki, stack, before)
-            proc = await asyncio.create_subprocess_exec(
-                *lgr_cmd("tail", "app-1", "-n", "2", "-f", "--count", "4"),
-                env=stack_env(pki, tmp_path, stack), stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
-            try:
+            async with lgr_process("tail", "app-1", "-n", "2", "-f", "--count", "4",
+                                   env=stack_env(pki, tmp_path, stack),
+                                   stdout=asyncio.subprocess.PIPE) as proc:
                 first = await asyncio.wait_for(proc.stdout.readline(), 20)
                 second = await asyncio.wait_for(proc.stdout.readline(), 20)
                 assert first + second == lines_of(before[-2:])
@@ -97,9 +91,6 @@ def test_follow_prints_history_then_what_is_logged_after(pki, tmp_path):
                 await send(ingress, after)
                 await ingress.close()
                 rest, err = await asyncio.wait_for(proc.communicate(), 20)
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
             assert proc.returncode == 0, err
             assert rest == lines_of(after[:2])
             assert "2 from the log cache, then received 2 envelopes in" in err.decode()

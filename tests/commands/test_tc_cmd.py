@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import signal
 import subprocess
 import sys
 
@@ -15,18 +12,18 @@ from lgr.core.apps.router.app import Router
 from lgr.core.apps.tc.config import TcConfig
 from lgr.core.config import load_config
 from lgr.core.errors import ConfigError, ExitCode
+from tests.commands.process_support import (
+    lgr_env,
+    lgr_process,
+    terminate,
+    wait_for_line,
+)
 from tests.core.apps.firehose_support import router_config, run, started
 from tests.core.apps.tc_support import app_log, auth, make_tokens, publish, receive, subscribed
 
 BOUND = re.compile(r"tc ws bound to: 127\.0\.0\.1:(\d+)")
 OURS = ("ROUTER_", "TRAFFIC_CONTROLLER_", "METRICS_", "LGR_TC_", "LGR_TOKENS_FILE",
         "AGENT_GRPC_ADDRESS", "CC_", "LGR_DEBUG")
-
-
-def lgr_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(OURS)}
-    env.update(extra)
-    return env
 
 
 def tc_env(pki, routers: str, tokens_file: str, **extra: str) -> dict[str, str]:
@@ -44,37 +41,23 @@ def test_tc_start_serves_websockets_until_sigterm(pki, tmp_path):
     async def scenario():
         router = Router(router_config(pki))
         async with started(router):
-            env = lgr_env(tc_env(pki, router.address, str(tokens.path)))
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "lgr", "tc", "start", "--keepalive", "10s",
-                env=env, stderr=asyncio.subprocess.PIPE)
-            try:
-                port, seen = None, []
-                while port is None:
-                    line = (await asyncio.wait_for(proc.stderr.readline(), 15)).decode()
-                    assert line, f"tc exited early: {''.join(seen)}"
-                    seen.append(line)
-                    if match := BOUND.search(line):
-                        port = int(match.group(1))
+            env = lgr_env(tc_env(pki, router.address, str(tokens.path)), OURS)
+            async with lgr_process("tc", "start", "--keepalive", "10s", env=env) as proc:
+                (port,) = await wait_for_line(proc, BOUND)
                 async with connect(f"ws://127.0.0.1:{port}/firehose/cmd",
                                    additional_headers=auth(tokens.admin)) as conn:
                     await subscribed([router], 2)
                     await publish(pki, router, [app_log("app-a", "from a process")])
                     (env_,) = await receive(conn, 1)
                     assert env_.logMessage.message == b"from a process"
-                proc.send_signal(signal.SIGTERM)
-                assert await asyncio.wait_for(proc.wait(), 15) == 0
-            finally:
-                if proc.returncode is None:
-                    proc.kill()
-                    await proc.wait()
+                assert await terminate(proc) == 0
 
     run(scenario(), timeout=50)
 
 
 def test_bad_settings_exit_with_the_config_code_naming_each_variable():
     env = lgr_env({"TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT": "nope",
-                   "LGR_TC_SLOW_CONSUMER_TIMEOUT": "soon"})
+                   "LGR_TC_SLOW_CONSUMER_TIMEOUT": "soon"}, OURS)
     proc = subprocess.run([sys.executable, "-m", "lgr", "tc", "start"], env=env,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.CONFIG
@@ -86,7 +69,7 @@ def test_bad_settings_exit_with_the_config_code_naming_each_variable():
 
 def test_help_names_upstreams_variables():
     proc = subprocess.run([sys.executable, "-m", "lgr", "tc", "start", "--help"],
-                          env=lgr_env({"COLUMNS": "200"}), capture_output=True, text=True,
+                          env=lgr_env({"COLUMNS": "200"}, OURS), capture_output=True, text=True,
                           timeout=30)
     assert proc.returncode == 0
     for name in ("TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT", "ROUTER_ADDRS", "ROUTER_CA_FILE",

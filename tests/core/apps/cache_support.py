@@ -17,7 +17,7 @@ from lgr.core.apps.cache.store import kind_code
 from lgr.core.apps.rlp.app import Rlp
 from lgr.core.apps.router.app import Router
 from lgr.core.config import load_config
-from tests.core.apps.firehose_support import TIMEOUT, rlp_config, router_config, started
+from tests.core.apps.firehose_support import TIMEOUT, router_and_rlp, started
 from tests.core.apps.gateway_support import Tokens
 
 NS = 1_000_000_000
@@ -85,10 +85,7 @@ class Firehose:
 async def cache_stack(pki: Any, tmp_path: Path, **overrides: Any) -> AsyncIterator[Firehose]:
     """Router → RLP → cache (its nozzle reading the RLP), on free ports; tokens in tmp_path."""
     toks = Tokens.make(tmp_path / "tokens.json")
-    router = Router(router_config(pki))
-    async with started(router):
-        rlp = Rlp(rlp_config(pki, [router.address]))
-        async with started(rlp):
-            cache = Cache(cache_config(toks.path, **nozzle_overrides(pki, rlp.address), **overrides))
-            async with started(cache):
-                yield Firehose(router, rlp, cache, toks)
+    async with router_and_rlp(pki) as (router, rlp):
+        cache = Cache(cache_config(toks.path, **nozzle_overrides(pki, rlp.address), **overrides))
+        async with started(cache):
+            yield Firehose(router, rlp, cache, toks)

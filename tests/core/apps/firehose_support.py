@@ -1,17 +1,20 @@
-"""Test helpers for the router and the RLP: configs, mTLS channels, a sender and a collector."""
+"""Test helpers for the router and the RLP: configs, mTLS channels, started stacks, a sender and a
+collector."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine, Iterable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import grpc
 
 from lgr.core import tls
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
+from lgr.core.apps.rlp.app import Rlp
 from lgr.core.apps.rlp.config import RlpConfig
+from lgr.core.apps.router.app import Router
 from lgr.core.apps.router.config import RouterConfig
 from lgr.core.config import load_config
 from lgr.core.grpc_server import identity
@@ -169,3 +172,53 @@ async def started(*components: Any) -> AsyncIterator[None]:
     finally:
         for comp in reversed(done):
             await comp.stop(0.5)
+
+
+@contextlib.asynccontextmanager
+async def router_and_channel(pki: Any, name: str = "client", rogue: bool = False,
+                             **overrides: Any) -> AsyncIterator[tuple[Router, grpc.aio.Channel]]:
+    """Start a router; yield it with ``name``'s mTLS channel to it, closed before it stops."""
+    router = Router(router_config(pki, **overrides))
+    async with started(router), \
+            channel(pki, router.address, "doppler", name=name, rogue=rogue) as ch:
+        yield router, ch
+
+
+@contextlib.asynccontextmanager
+async def rlp_and_consumer(pki: Any, routers: Sequence[str], rogue: bool = False,
+                           **overrides: Any) -> AsyncIterator[tuple[Rlp, grpc.aio.Channel]]:
+    """Start an RLP reading ``routers``; yield it with a consumer's mTLS channel to it, closed
+    before the RLP stops."""
+    rlp = Rlp(rlp_config(pki, routers, **overrides))
+    async with started(rlp), channel(pki, rlp.address, "reverselogproxy", rogue=rogue) as consumer:
+        yield rlp, consumer
+
+
+@contextlib.asynccontextmanager
+async def router_and_rlp(pki: Any, router_overrides: Mapping[str, Any] | None = None,
+                         **rlp_overrides: Any) -> AsyncIterator[tuple[Router, Rlp]]:
+    """Start a router and an RLP reading it; stop them in reverse order."""
+    router = Router(router_config(pki, **(router_overrides or {})))
+    async with started(router):
+        rlp = Rlp(rlp_config(pki, [router.address], **rlp_overrides))
+        async with started(rlp):
+            yield router, rlp
+
+
+class RlpStack(NamedTuple):
+    """A started router and RLP, a consumer's channel to the RLP and an agent's to the router."""
+
+    router: Router
+    rlp: Rlp
+    consumer: grpc.aio.Channel
+    agent: grpc.aio.Channel
+
+
+@contextlib.asynccontextmanager
+async def rlp_stack(pki: Any, router_overrides: Mapping[str, Any] | None = None,
+                    **rlp_overrides: Any) -> AsyncIterator[RlpStack]:
+    """Router → RLP with a consumer and an agent channel; the channels close before both stop."""
+    async with router_and_rlp(pki, router_overrides, **rlp_overrides) as (router, rlp), \
+            channel(pki, rlp.address, "reverselogproxy") as consumer, \
+            channel(pki, router.address, "doppler", name="agent") as agent:
+        yield RlpStack(router, rlp, consumer, agent)

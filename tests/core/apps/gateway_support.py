@@ -20,7 +20,7 @@ from lgr.core.apps.rlp.app import Rlp
 from lgr.core.apps.router.app import Router
 from lgr.core.auth import tokens
 from lgr.core.config import load_config
-from tests.core.apps.firehose_support import TIMEOUT, rlp_config, router_config, started
+from tests.core.apps.firehose_support import TIMEOUT, router_and_rlp, started
 
 NOT_FOUND_BODY = b'{"message":"resource not found","error":"not_found"}\n\n'
 
@@ -80,13 +80,10 @@ def https_client(pki: Any) -> httpx.AsyncClient:
 async def gateway_stack(pki: Any, tmp_path: Path, **overrides: Any) -> AsyncIterator[Stack]:
     """Router → RLP → gateway, all started on free ports; tokens minted in tmp_path."""
     toks = Tokens.make(tmp_path / "tokens.json")
-    router = Router(router_config(pki))
-    async with started(router):
-        rlp = Rlp(rlp_config(pki, [router.address]))
-        async with started(rlp):
-            gw = Gateway(gateway_config(pki, rlp.address, toks.path, **overrides))
-            async with started(gw), https_client(pki) as client:
-                yield Stack(router, rlp, gw, toks, client)
+    async with router_and_rlp(pki) as (router, rlp):
+        gw = Gateway(gateway_config(pki, rlp.address, toks.path, **overrides))
+        async with started(gw), https_client(pki) as client:
+            yield Stack(router, rlp, gw, toks, client)
 
 
 class SseReader:

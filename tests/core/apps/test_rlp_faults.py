@@ -14,7 +14,9 @@ from tests.core.apps.firehose_support import (
     Collector,
     channel,
     log_envelope,
+    rlp_and_consumer,
     rlp_config,
+    rlp_stack,
     router_config,
     run,
     selectors,
@@ -31,23 +33,18 @@ from tests.core.apps.firehose_support import (
 ])
 def test_invalid_selectors_get_invalid_argument(pki, request_, problem):
     async def body():
-        rlp = Rlp(rlp_config(pki, ["127.0.0.1:1"]))
-        async with started(rlp):
-            consumer = channel(pki, rlp.address, "reverselogproxy")
+        async with rlp_and_consumer(pki, ["127.0.0.1:1"]) as (rlp, consumer):
             c = Collector(consumer, request_)
             assert await c.status() == grpc.StatusCode.INVALID_ARGUMENT
             assert problem in c.error.details()
             assert rlp.m.subscriptions.value == 0
-            await consumer.close()
 
     run(body())
 
 
 def test_streams_past_max_egress_streams_get_resource_exhausted(pki):
     async def body():
-        rlp = Rlp(rlp_config(pki, ["127.0.0.1:1"], max_egress_streams=1))
-        async with started(rlp):
-            consumer = channel(pki, rlp.address, "reverselogproxy")
+        async with rlp_and_consumer(pki, ["127.0.0.1:1"], max_egress_streams=1) as (rlp, consumer):
             first = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors()))
             await first.ready()
             second = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors()))
@@ -58,20 +55,16 @@ def test_streams_past_max_egress_streams_get_resource_exhausted(pki):
             await async_wait_until(lambda: not rlp.egress.streams)
             third = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors()))
             await third.ready()
-            await consumer.close()
 
     run(body())
 
 
 def test_a_consumer_without_a_ca_signed_certificate_is_refused(pki):
     async def body():
-        rlp = Rlp(rlp_config(pki, ["127.0.0.1:1"]))
-        async with started(rlp):
-            rogue = channel(pki, rlp.address, "reverselogproxy", rogue=True)
+        async with rlp_and_consumer(pki, ["127.0.0.1:1"], rogue=True) as (rlp, rogue):
             c = Collector(rogue, egress_pb2.EgressBatchRequest(selectors=selectors()))
             assert await c.status() == grpc.StatusCode.UNAVAILABLE
             assert not rlp.egress.streams
-            await rogue.close()
 
     run(body())
 
@@ -82,9 +75,7 @@ def test_the_rlp_reconnects_to_a_restarted_router_and_keeps_the_others(pki):
         async with started(r2):
             await r1.start()
             port = r1.port
-            rlp = Rlp(rlp_config(pki, [r1.address, r2.address]))
-            async with started(rlp):
-                consumer = channel(pki, rlp.address, "reverselogproxy")
+            async with rlp_and_consumer(pki, [r1.address, r2.address]) as (rlp, consumer):
                 c = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
                 await c.ready()
                 await subscribed([r1, r2])
@@ -102,7 +93,6 @@ def test_the_rlp_reconnects_to_a_restarted_router_and_keeps_the_others(pki):
                     assert rlp.m.router_disconnects.value >= 1
                     await ch1.close()
                 await ch2.close()
-                await consumer.close()
 
     run(body())
 
@@ -128,9 +118,7 @@ def test_stop_ends_consumer_streams_cleanly(pki):
 def test_raw_identity_request_bytes_are_accepted(pki):
     """A request encoded by any client (here: raw bytes) is parsed like the generated stub's."""
     async def body():
-        rlp = Rlp(rlp_config(pki, ["127.0.0.1:1"]))
-        async with started(rlp):
-            consumer = channel(pki, rlp.address, "reverselogproxy")
+        async with rlp_and_consumer(pki, ["127.0.0.1:1"]) as (rlp, consumer):
             rpc = consumer.unary_stream("/loggregator.v2.Egress/BatchedReceiver",
                                         request_serializer=identity,
                                         response_deserializer=identity)
@@ -138,33 +126,25 @@ def test_raw_identity_request_bytes_are_accepted(pki):
             await call.initial_metadata()
             await async_wait_until(lambda: len(rlp.egress.streams) == 1)
             call.cancel()
-            await consumer.close()
 
     run(body())
 
 
 def test_a_malformed_request_gets_invalid_argument_and_the_rlp_serves_on(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            rlp = Rlp(rlp_config(pki, [router.address]))
-            async with started(rlp):
-                consumer = channel(pki, rlp.address, "reverselogproxy")
-                rpc = consumer.unary_stream("/loggregator.v2.Egress/Receiver",
-                                            request_serializer=identity,
-                                            response_deserializer=identity)
-                with pytest.raises(grpc.aio.AioRpcError) as err:
-                    async for _ in rpc(b"\x22\xff"):
-                        pass
-                assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-                assert "malformed EgressRequest" in err.value.details()
-                c = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
-                await c.ready()
-                await subscribed([router])
-                ch = channel(pki, router.address, "doppler", name="agent")
-                await send(ch, [log_envelope(0)])
-                await async_wait_until(lambda: len(c.envelopes) == 1)
-                for chan in (consumer, ch):
-                    await chan.close()
+        async with rlp_stack(pki) as (router, _, consumer, ch):
+            rpc = consumer.unary_stream("/loggregator.v2.Egress/Receiver",
+                                        request_serializer=identity,
+                                        response_deserializer=identity)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async for _ in rpc(b"\x22\xff"):
+                    pass
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "malformed EgressRequest" in err.value.details()
+            c = Collector(consumer, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
+            await c.ready()
+            await subscribed([router])
+            await send(ch, [log_envelope(0)])
+            await async_wait_until(lambda: len(c.envelopes) == 1)
 
     run(body())

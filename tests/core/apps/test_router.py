@@ -6,7 +6,6 @@ import asyncio
 import urllib.request
 
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
-from lgr.core.apps.router.app import Router
 from lgr.core.grpc_server import identity
 from lgr.core.tls import client_ssl_context
 from tests.conftest import async_wait_until
@@ -15,20 +14,16 @@ from tests.core.apps.firehose_support import (
     channel,
     every_kind,
     log_envelope,
-    router_config,
+    router_and_channel,
     run,
     selectors,
     send,
-    started,
 )
-
 
 
 def test_every_kind_round_trips_with_all_fields(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
             batched = Collector(ch, egress_pb2.EgressBatchRequest(selectors=selectors()))
             single = Collector(ch, egress_pb2.EgressRequest(selectors=selectors()), "Receiver")
             await batched.ready()
@@ -39,16 +34,13 @@ def test_every_kind_round_trips_with_all_fields(pki):
                 lambda: len(batched.envelopes) == 5 and len(single.envelopes) == 5)
             assert batched.envelopes == sent
             assert single.envelopes == sent
-            await ch.close()
 
     run(body())
 
 
 def test_sender_and_send_also_ingress(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
             c = Collector(ch, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
             await c.ready()
             sender = ch.stream_unary("/loggregator.v2.Ingress/Sender",
@@ -60,16 +52,13 @@ def test_sender_and_send_also_ingress(pki):
             await send_unary(batch.SerializeToString())
             await async_wait_until(lambda: len(c.envelopes) == 2)
             assert [e.log.payload for e in c.envelopes] == [b"msg-0", b"msg-1"]
-            await ch.close()
 
     run(body())
 
 
 def test_selectors_pick_by_source_type_and_name(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
             by_app = Collector(ch, egress_pb2.EgressBatchRequest(
                 selectors=selectors(source_id="a")))
             named = egress_pb2.Selector()
@@ -95,16 +84,13 @@ def test_selectors_pick_by_source_type_and_name(pki):
             await send(ch, [every_kind("a")[1]])
             await async_wait_until(lambda: len(by_counter.envelopes) == 3)
             assert nothing.envelopes == [] and len(by_app.envelopes) == 6
-            await ch.close()
 
     run(body())
 
 
 def test_shard_groups_split_exactly_and_distinct_groups_each_get_all(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
 
             def member(shard: str) -> Collector:
                 return Collector(ch, egress_pb2.EgressBatchRequest(
@@ -123,16 +109,13 @@ def test_shard_groups_split_exactly_and_distinct_groups_each_get_all(pki):
             assert len(got_a1 | got_a2) == n
             assert got_a1 and got_a2  # 400 random picks never land on one member alone
             assert {e.log.payload for e in b.envelopes} == got_a1 | got_a2
-            await ch.close()
 
     run(body())
 
 
 def test_deterministic_name_sends_a_counter_name_to_one_member(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
             members = [Collector(ch, egress_pb2.EgressBatchRequest(
                 shard_id="g", deterministic_name=f"member-{i}", selectors=selectors("counter")))
                 for i in range(2)]
@@ -148,16 +131,13 @@ def test_deterministic_name_sends_a_counter_name_to_one_member(pki):
             names = [{e.counter.name for e in c.envelopes} for c in members]
             assert not names[0] & names[1]
             assert names[0] | names[1] == {f"metric-{i}" for i in range(6)}
-            await ch.close()
 
     run(body())
 
 
 def test_a_stalled_subscriber_neither_slows_another_nor_goes_uncounted(pki):
     async def body():
-        router = Router(router_config(pki, subscriber_buffer_size=200))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki, subscriber_buffer_size=200) as (router, ch):
             # The stalled one has its own connection and never reads, so HTTP/2 flow control
             # soon stops the router's writes to it and its buffer overflows.
             stalled_ch = channel(pki, router.address, "doppler")
@@ -182,16 +162,13 @@ def test_a_stalled_subscriber_neither_slows_another_nor_goes_uncounted(pki):
             assert len(reader.envelopes) == total
             stalled.cancel()
             await stalled_ch.close()
-            await ch.close()
 
     run(body(), timeout=60)
 
 
 def test_metrics_move_and_are_served_over_mtls(pki):
     async def body():
-        router = Router(router_config(pki, ingress_buffer_size=10))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki, ingress_buffer_size=10) as (router, ch):
             c = Collector(ch, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
             await c.ready()
             assert router.subscriptions.value == 1
@@ -217,6 +194,5 @@ def test_metrics_move_and_are_served_over_mtls(pki):
             assert "subscriptions 1" in text
             await c.cancel()
             await async_wait_until(lambda: router.subscriptions.value == 0)
-            await ch.close()
 
     run(body())

@@ -16,33 +16,28 @@ from tests.core.apps.firehose_support import (
     Collector,
     channel,
     log_envelope,
+    router_and_channel,
     router_config,
     run,
     selectors,
     send,
-    started,
 )
 
 
 def test_a_client_without_a_ca_signed_certificate_is_refused(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            rogue = channel(pki, router.address, "doppler", rogue=True)
+        async with router_and_channel(pki, rogue=True) as (router, rogue):
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await send(rogue, [log_envelope(0)])
             assert err.value.code() == grpc.StatusCode.UNAVAILABLE
             assert router.ingress_count.value == 0
-            await rogue.close()
 
     run(body())
 
 
 def test_malformed_and_oversized_messages_end_only_their_stream(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (_, ch):
             c = Collector(ch, egress_pb2.EgressBatchRequest(selectors=selectors("log")))
             await c.ready()
             raw = ch.stream_unary("/loggregator.v2.Ingress/BatchSender",
@@ -58,7 +53,6 @@ def test_malformed_and_oversized_messages_end_only_their_stream(pki):
             # The server is still up and still serves its subscriber.
             await send(ch, [log_envelope(1)])
             await async_wait_until(lambda: len(c.envelopes) == 1)
-            await ch.close()
 
     run(body())
 
@@ -80,9 +74,7 @@ def test_stop_ends_streams_cleanly_and_is_idempotent(pki):
 
 def test_a_malformed_egress_request_gets_invalid_argument(pki):
     async def body():
-        router = Router(router_config(pki))
-        async with started(router):
-            ch = channel(pki, router.address, "doppler")
+        async with router_and_channel(pki) as (router, ch):
             rpc = ch.unary_stream("/loggregator.v2.Egress/BatchedReceiver",
                                   request_serializer=identity, response_deserializer=identity)
             with pytest.raises(grpc.aio.AioRpcError) as err:
@@ -91,6 +83,5 @@ def test_a_malformed_egress_request_gets_invalid_argument(pki):
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "malformed EgressBatchRequest" in err.value.details()
             assert not router.egress.streams
-            await ch.close()
 
     run(body())
