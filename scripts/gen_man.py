@@ -239,6 +239,18 @@ def render(page: Page, pages: list[Page]) -> str:
             ".TP",
             "\\fBLGR_DEBUG\\fR",
             "Set to 1 to print a traceback with every error.",
+            ".TP",
+            "\\fBLGR_STATE_DIR\\fR",
+            roff("Where lgr up keeps its certificates, tokens and up.json "
+                 "(default: $XDG_STATE_HOME/lgr or ~/.local/state/lgr)."),
+            ".TP",
+            "\\fBLGR_EVENT_LOOP\\fR",
+            roff("Set to asyncio to run the servers on asyncio's own event loop instead of uvloop."),
+            ".TP",
+            "\\fBGRPC_EXPERIMENTS\\fR",
+            roff("gRPC's own switch. When it is unset, the servers set it so that gRPC 1.85 does "
+                 "socket I/O on its poller thread (lower latency per hop); set it, even to an "
+                 "empty value, to keep gRPC's defaults."),
             ".SH EXIT STATUS",
         ]
         for code, name, comment in exit_codes():
