@@ -47,7 +47,7 @@ def gen(
 
     Components: agent, router, rlp, gateway, tc, cache and client, plus each --name.
     Each certificate works as server and client, and upstream components accept it too.
-    SANs: upstream's server names (metron, doppler, reverselogproxy), its own name, localhost, 127.0.0.1, ::1.
+    SANs: upstream's server names (metron, doppler, reverselogproxy, log-cache), its own name, localhost, 127.0.0.1, ::1.
     Keys are written with mode 0600; existing files are kept unless --force.
     """
     # Imported here: cryptography and grpc are slow to import, and `lgr --help` should not pay.

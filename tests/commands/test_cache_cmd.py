@@ -28,8 +28,9 @@ from tests.core.apps.firehose_support import (
 
 BOUND = re.compile(r"cache http bound to: (127\.0\.0\.1:\d+)")
 METRICS = re.compile(r"cache metrics bound to: (https://\S+)")
+GRPC_BOUND = re.compile(r"cache grpc bound to: (127\.0\.0\.1:\d+)")
 CACHE_ENV = ("ADDR", "MAX_PER_SOURCE", "MEMORY_", "LOGS_PROVIDER_", "SHARD_ID", "SELECTORS", "EXTERNAL_",
-             "UAA_", "CAPI_", "METRICS_", "LGR_")
+             "UAA_", "CAPI_", "METRICS_", "LGR_", "CA_PATH", "CERT_PATH", "KEY_PATH")
 
 
 def cache_env(**extra: str) -> dict[str, str]:
@@ -92,3 +93,40 @@ def test_help_shows_every_env_var():
                  "EXTERNAL_CERT", "LGR_TOKENS_FILE", "UAA_ADDR", "METRICS_PORT",
                  "LGR_CACHE_DISABLE_ACCESS_CONTROL"):
         assert f"env: {name}" in proc.stdout, name
+
+
+def test_cache_start_serves_upstreams_grpc_api_when_asked(pki):
+    from lgr.core import envelope
+    from lgr.core._proto.logcache.v1 import egress_pb2, egress_pb2_grpc, ingress_pb2, ingress_pb2_grpc
+    from lgr.core._proto.loggregator.v2 import envelope_pb2
+
+    ca, cert, key = pki.files("cache")
+    env = cache_env(ADDR="127.0.0.1:0", METRICS_PORT="-1", LGR_CACHE_GRPC_ADDR="127.0.0.1:0",
+                    CA_PATH=str(ca), CERT_PATH=str(cert), KEY_PATH=str(key),
+                    LGR_CACHE_DISABLE_ACCESS_CONTROL="true")
+
+    async def scenario():
+        async with lgr_process("cache", "start", env=env) as proc:
+            (address,) = await wait_for_line(proc, GRPC_BOUND)
+            ch = channel(pki, address, "log-cache")
+            sent = [envelope.log(f"line {i}", source_id="app-9", timestamp=1000 + i) for i in range(3)]
+            await ingress_pb2_grpc.IngressStub(ch).Send(ingress_pb2.SendRequest(
+                envelopes=envelope_pb2.EnvelopeBatch(batch=sent)), timeout=10)
+            got = await egress_pb2_grpc.EgressStub(ch).Read(
+                egress_pb2.ReadRequest(source_id="app-9", limit=2, descending=True), timeout=10)
+            assert [e.log.payload for e in got.envelopes.batch] == [b"line 2", b"line 1"]
+            await ch.close()
+            assert await terminate(proc) == 0
+
+    run(scenario(), timeout=60)
+
+
+def test_the_grpc_api_without_its_certificates_is_a_config_error():
+    proc = subprocess.run(
+        [sys.executable, "-m", "lgr", "cache", "start"], capture_output=True, text=True, timeout=30,
+        env=cache_env(LGR_CACHE_GRPC_ADDR="127.0.0.1:nope", COLUMNS="300"))
+    assert proc.returncode == ExitCode.CONFIG
+    for problem in ("LGR_CACHE_GRPC_ADDR='127.0.0.1:nope': not host:port",
+                    "CA_PATH is required when LGR_CACHE_GRPC_ADDR is set",
+                    "KEY_PATH is required when LGR_CACHE_GRPC_ADDR is set"):
+        assert problem in proc.stderr

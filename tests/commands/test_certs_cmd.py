@@ -29,7 +29,7 @@ def test_gen_writes_every_file_and_prints_a_table(tmp_path):
     for name in ALL:
         assert (tmp_path / f"{name}.crt").is_file() and (tmp_path / f"{name}.key").is_file()
         assert f"{name}.crt" in result.stdout
-    for san in ("metron", "doppler", "reverselogproxy", "localhost", "127.0.0.1", "::1"):
+    for san in ("metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1"):
         assert san in result.stdout
     expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=365)).strftime("%Y-%m-%d")
     assert expires in result.stdout
@@ -45,7 +45,7 @@ def test_gen_json_lists_records(tmp_path):
     for r in leaves:
         assert Path(r["cert"]) == tmp_path / f"{r['name']}.crt"
         assert stat.S_IMODE(Path(r["key"]).stat().st_mode) == 0o600
-        assert {r["name"], "metron", "doppler", "reverselogproxy", "localhost", "127.0.0.1", "::1"} == set(r["sans"])
+        assert {r["name"], "metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1"} == set(r["sans"])
         left = dt.datetime.fromisoformat(r["not_after"]) - dt.datetime.now(dt.timezone.utc)
         assert dt.timedelta(days=6) < left <= dt.timedelta(days=7)
 

@@ -69,7 +69,7 @@ def test_every_leaf_names_upstream_servers_itself_and_loopback(pki):
         san = read_cert(pki.cert(name)).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         dns = set(san.get_values_for_type(x509.DNSName))
         ips = set(san.get_values_for_type(x509.IPAddress))
-        assert {"metron", "doppler", "reverselogproxy", "localhost", name} <= dns
+        assert {"metron", "doppler", "reverselogproxy", "log-cache", "localhost", name} <= dns
         assert {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")} <= ips
 
 
@@ -106,7 +106,7 @@ def test_generate_returns_records_matching_the_files(tmp_path):
         assert abs(r.not_after - (now + dt.timedelta(days=10))) < dt.timedelta(minutes=1)
         assert r.key.is_file() and r.cert.parent == tmp_path
     alice = records[-1]
-    assert alice.sans == ("alice", "metron", "doppler", "reverselogproxy", "localhost", "127.0.0.1", "::1")
+    assert alice.sans == ("alice", "metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1")
 
 
 def test_refuses_to_overwrite_without_force_and_writes_nothing(tmp_path):

@@ -13,7 +13,6 @@ import httpx
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core.apps.cache.app import Cache
 from lgr.core.apps.cache.config import CacheConfig
-from lgr.core.apps.cache.store import kind_code
 from lgr.core.apps.rlp.app import Rlp
 from lgr.core.apps.router.app import Router
 from lgr.core.config import load_config
@@ -41,8 +40,7 @@ def nozzle_overrides(pki: Any, rlp_addr: str) -> dict[str, str]:
 
 def put(cache: Cache, envelopes: Iterable[envelope_pb2.Envelope]) -> None:
     """Put envelopes straight into the cache's store (as the nozzle would)."""
-    cache.store.put_many([(e.timestamp, e.source_id, kind_code(e.WhichOneof("message")),
-                           e.SerializeToString()) for e in envelopes])
+    cache.store.put_envelopes(envelopes)
 
 
 @dataclass

@@ -1,8 +1,10 @@
-"""Cache app: wires the store, the nozzle from the rlp, the HTTP API and the metrics endpoint.
+"""Cache app: wires the store, the nozzle from the rlp, the HTTP and gRPC APIs and the metrics endpoint.
 
 ``await start()`` binds ADDR (port 0: any free port), HTTPS when EXTERNAL_CERT is set (server
-certificate only, TLS 1.2 or later, as upstream's gateway), starts the metrics endpoint and the
-nozzle, and logs ``cache http bound to: host:port``. Access lines go to ``lgr.cache.access``.
+certificate only, TLS 1.2 or later, as upstream's gateway), and with LGR_CACHE_GRPC_ADDR set the
+gRPC API over mTLS (lgr.core.apps.cache.grpc_api); starts the metrics endpoint and the nozzle,
+and logs ``cache http bound to: host:port`` (and ``cache grpc bound to: host:port``). Access
+lines go to ``lgr.cache.access``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from aiohttp import web
 
 from lgr.core import tls
 from lgr.core.apps.cache.access import Access
-from lgr.core.apps.cache.config import PROVIDER_TLS_ENV, CacheConfig
+from lgr.core.apps.cache.config import GRPC_TLS_ENV, PROVIDER_TLS_ENV, CacheConfig
 from lgr.core.apps.cache.http_api import HttpApi
 from lgr.core.apps.cache.metrics import CacheMetrics
 from lgr.core.apps.cache.promql import Engine
@@ -55,6 +57,8 @@ class Cache(Component):
         self._tls = bool(config.external_cert)
         self._runner: web.AppRunner | None = None
         self._metrics_server: MetricsServer | None = None
+        self._grpc_server = None
+        self.grpc_address: str | None = None
 
     @property
     def url(self) -> str:
@@ -80,8 +84,8 @@ class Cache(Component):
             metrics_ssl = tls.server_ssl_context(*metrics_tls, env=METRICS_TLS_ENV)
         self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
         self.m.memory_limit.set(self.store.memory_limit)
-        api = HttpApi(self.store, Engine(self.store, float(cfg.query_timeout)),
-                      Access(self.authorizer), self.m)
+        engine = Engine(self.store, float(cfg.query_timeout))
+        api = HttpApi(self.store, engine, Access(self.authorizer), self.m)
         api.app.on_response_prepare.append(_drop_server_header)
         self._runner = web.AppRunner(api.app, handle_signals=False, shutdown_timeout=1.0,
                                      access_log=logging.getLogger("lgr.cache.access"),
@@ -97,6 +101,8 @@ class Cache(Component):
                                        hint="choose another ADDR") from exc
             self.port = self._runner.addresses[0][1]
             self.address = format_address(cfg.host, self.port)
+            if cfg.grpc_addr:
+                await self._start_grpc(engine)
             if cfg.metrics_port != -1:
                 host = cfg.host if metrics_ssl is not None else "127.0.0.1"
                 self._metrics_server = MetricsServer(self.render_metrics, host, cfg.metrics_port,
@@ -111,6 +117,18 @@ class Cache(Component):
             await self._close()
             raise
 
+    async def _start_grpc(self, engine: Engine) -> None:
+        from lgr.core.apps.cache.grpc_api import GrpcApi
+        from lgr.core.grpc_server import start_server
+
+        cfg = self.config
+        creds = tls.server_credentials(*cfg.grpc_tls, env=GRPC_TLS_ENV)
+        host, port = cfg.grpc_host_port
+        self._grpc_server, bound = await start_server(
+            GrpcApi(self.store, engine, self.m).handlers(), host, port, creds, "cache gRPC API")
+        self.grpc_address = format_address(host, bound)
+        logging.getLogger("lgr.cache").info("cache grpc bound to: %s", self.grpc_address)
+
     def _start_nozzle(self) -> None:
         from lgr.core.apps.cache.nozzle import Nozzle
 
@@ -124,6 +142,9 @@ class Cache(Component):
         await self._close()
 
     async def _close(self) -> None:
+        if self._grpc_server is not None:
+            await self._grpc_server.stop(0.5)
+            self._grpc_server = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -8,7 +8,10 @@ SHARD_ID "log-cache", SELECTORS), the HTTP ``gateway`` and the ``cf-auth-proxy``
 (EXTERNAL_CERT / EXTERNAL_KEY for HTTPS; UAA_* and CAPI_* for upstream's authorization).
 
 lgr differences: ADDR (default 127.0.0.1:8080) is the HTTP API itself, upstream's port for the
-store's gRPC; without EXTERNAL_CERT it serves plain HTTP. LGR_CACHE_MEMORY_LIMIT caps the bytes
+store's gRPC; without EXTERNAL_CERT it serves plain HTTP. The store's gRPC API (upstream's
+logcache.v1 Egress, Ingress and PromQLQuerier, for upstream's gateway, syslog server and Go
+clients) listens on LGR_CACHE_GRPC_ADDR when it is set, over mTLS with upstream's CA_PATH,
+CERT_PATH and KEY_PATH; clients check its certificate as "log-cache". LGR_CACHE_MEMORY_LIMIT caps the bytes
 of envelopes held (e.g. ``512MiB``) and overrides the other two memory settings, which bound
 the same accounted bytes by a share of MEMORY_LIMIT_BYTES or of the machine's memory (upstream
 measures its Go heap). Without UAA_ADDR, tokens come from LGR_TOKENS_FILE (lgr.core.auth);
@@ -39,6 +42,7 @@ DEFAULT_ADDR = "127.0.0.1:8080"
 RLP_COMMON_NAME = "reverselogproxy"
 PROVIDER_TLS_ENV = ("LOGS_PROVIDER_CA_FILE_PATH", "LOGS_PROVIDER_CERT_FILE_PATH",
                     "LOGS_PROVIDER_KEY_FILE_PATH")
+GRPC_TLS_ENV = ("CA_PATH", "CERT_PATH", "KEY_PATH")
 _SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
 
 # AuthOptions field -> the cache's env var, for problems and help.
@@ -83,6 +87,13 @@ class CacheConfig(MetricsEndpoint):
                         "logs_provider_key_file")
 
     addr: str = setting("ADDR", DEFAULT_ADDR, "host:port of the HTTP API (port 0: any free port)")
+    grpc_addr: str = setting(
+        "LGR_CACHE_GRPC_ADDR", "", "host:port of upstream's gRPC API (Egress, Ingress, PromQLQuerier) "
+        "over mTLS with CA_PATH, CERT_PATH and KEY_PATH (empty: off; port 0: any free port)")
+    ca_path: str = setting(GRPC_TLS_ENV[0], "", "CA that signs the gRPC API's clients")
+    cert_path: str = setting(GRPC_TLS_ENV[1], "",
+                             "the gRPC API's certificate (clients check it as \"log-cache\")")
+    key_path: str = setting(GRPC_TLS_ENV[2], "", "its private key")
     max_per_source: int = setting("MAX_PER_SOURCE", 100_000,
                                   "envelopes kept per source id; the oldest go first")
     memory_limit_percent: float = setting(
@@ -143,6 +154,17 @@ class CacheConfig(MetricsEndpoint):
         return int(split_addr(self.addr)[1])
 
     @property
+    def grpc_host_port(self) -> tuple[str, int]:
+        """LGR_CACHE_GRPC_ADDR's host (every interface when empty) and port."""
+        host, port = split_addr(self.grpc_addr)
+        return host or "0.0.0.0", int(port)
+
+    @property
+    def grpc_tls(self) -> tuple[str, str, str]:
+        """(ca, cert, key) of the gRPC API."""
+        return self.ca_path, self.cert_path, self.key_path
+
+    @property
     def provider_tls(self) -> tuple[str, str, str]:
         """(ca, cert, key) towards the reverse log proxy."""
         return self.logs_provider_ca_file, self.logs_provider_cert_file, self.logs_provider_key_file
@@ -184,6 +206,15 @@ class CacheConfig(MetricsEndpoint):
             problems.append(f"ADDR={self.addr!r}: not host:port")
         else:
             problems += check_port("ADDR", int(port))
+        if self.grpc_addr:
+            _, gport = split_addr(self.grpc_addr)
+            if not gport.isdigit():
+                problems.append(f"LGR_CACHE_GRPC_ADDR={self.grpc_addr!r}: not host:port")
+            else:
+                problems += check_port("LGR_CACHE_GRPC_ADDR", int(gport))
+            for env, value in zip(GRPC_TLS_ENV, self.grpc_tls):
+                if not value:
+                    problems.append(f"{env} is required when LGR_CACHE_GRPC_ADDR is set")
         if self.max_per_source < 1:
             problems.append(f"MAX_PER_SOURCE={self.max_per_source}: must be at least 1")
         if not 0 < self.memory_limit_percent <= 100:

@@ -26,13 +26,12 @@ import time
 
 from aiohttp import web
 
-from lgr.core.apps.cache import jsonenc, promql
+from lgr.core.apps.cache import jsonenc, promql, reads
 from lgr.core.apps.cache.access import Access
 from lgr.core.apps.cache.metrics import CacheMetrics
 from lgr.core.apps.cache.store import Store
 
 API_VERSION = "3.0.0"  # the log-cache release whose API this serves; clients gate features on it
-MAX_LIMIT, DEFAULT_LIMIT = 1000, 100
 JSON = "application/json"
 ENVELOPE_TYPES = {"ANY": 0, "LOG": 1, "COUNTER": 2, "GAUGE": 3, "TIMER": 4, "EVENT": 5}
 _INT = re.compile(r"[+-]?\d+\Z")
@@ -98,22 +97,10 @@ class HttpApi:
             q = _read_params(request)
         except ParamError as exc:
             return _status_error(400, 3, str(exc))
-        start, end, limit = q["start_time"], q["end_time"], q["limit"]
-        if end != 0 and start > end:
-            return _status_error(500, 2, f"StartTime ({start}) must be before EndTime ({end})")
-        if limit > MAX_LIMIT:
-            return _status_error(500, 2, f"Limit ({limit}) must be 1000 or less")
-        if limit < 0:
-            return _status_error(500, 2, f"Limit ({limit}) must be greater than zero")
-        name_filter = None
-        if q["name_filter"]:
-            try:
-                name_filter = re.compile(q["name_filter"])
-            except re.error as exc:
-                return _status_error(500, 2, f"Name filter must be a valid regular expression: {exc}")
-        kinds = [k for k in q["envelope_types"] if k != 0]
-        envelopes = self.store.read(source_id, start, end or time.time_ns(), kinds,
-                                    limit or DEFAULT_LIMIT, q["descending"], name_filter)
+        try:
+            envelopes = reads.read(self.store, reads.ReadQuery(source_id, **q))
+        except reads.ReadError as exc:
+            return _status_error(500, 2, str(exc))
         self.metrics.sync(self.store)
         return _json(200, jsonenc.read_response(envelopes))
 

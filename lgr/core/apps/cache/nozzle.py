@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import grpc
 
 from lgr.core.apps.cache.metrics import CacheMetrics
-from lgr.core.apps.cache.store import KIND_CODES, Store
+from lgr.core.apps.cache.store import Store
 from lgr.core.clients.egress import (
     EgressClient,
     EnvelopesDropped,
@@ -68,12 +68,7 @@ class Nozzle:
                 delay = min(delay * 2, FATAL_RETRY[1])
 
     def _put(self, batch: Sequence) -> None:
-        codes = KIND_CODES
-        self.store.put_many([
-            (env.timestamp, env.source_id, codes.get(env.WhichOneof("message") or "", 0),
-             env.SerializeToString())
-            for env in batch
-        ])
+        self.store.put_envelopes(batch)
         self.received += len(batch)
         self.metrics.nozzle_ingress.inc(len(batch))
         self.metrics.sync(self.store)

@@ -19,6 +19,7 @@ import json
 import math
 import time
 from decimal import Decimal
+from typing import NamedTuple
 
 from lgr.core.apps.cache import promql_eval as ev
 from lgr.core.apps.cache import promql_parser as p
@@ -27,6 +28,17 @@ from lgr.core.apps.cache.store import Store
 LOOKBACK_MS = 5 * 60 * 1000
 MAX_POINTS = 11_000  # per series, as Prometheus's API limits range queries
 BAD_DATA, INTERNAL = "bad_data", "internal"
+
+
+Labels = tuple  # a series' labels: sorted ``(name, value)`` pairs
+Series = tuple[Labels, list[tuple[int, float]]]
+
+
+class Result(NamedTuple):
+    """An instant query's value; ``type`` is the expression's (scalar, vector or matrix)."""
+
+    type: str
+    value: tuple[int, float] | list
 
 
 class QueryError(Exception):
@@ -98,20 +110,35 @@ class Engine:
 
     def instant(self, tree: object, time_param: str = "") -> bytes:
         """The JSON answer of an instant query at ``time_param`` (default: now, whole second)."""
+        result = self.instant_result(tree, time_param)
+        if result.type == p.SCALAR:
+            t, value = result.value  # type: ignore[misc]
+            return _success("scalar", _point(t, value))
+        if result.type == p.MATRIX:
+            return _success("matrix", [_series(k, pts) for k, pts in result.value])  # type: ignore[union-attr]
+        return _success("vector", [{"metric": _Labels(k), "value": _point(t, v)}
+                                   for k, t, v in result.value])  # type: ignore[union-attr]
+
+    def range(self, tree: object, start: str, end: str, step: str) -> bytes:
+        """The JSON answer (a matrix) of a range query."""
+        return _success("matrix", [_series(k, pts) for k, pts in self.range_result(tree, start, end, step)])
+
+    def instant_result(self, tree: object, time_param: str = "") -> Result:
+        """An instant query's value: a scalar ``(t, v)``, a vector of ``(labels, t, v)`` or a
+        matrix of ``(labels, [(t, v), ...])``, sorted by labels; times in ms."""
         at_ns = parse_time(time_param) if time_param else time.time_ns() // 10**9 * 10**9
         t = at_ns // 1_000_000
         ctx = ev.Context(self.store, t, t, LOOKBACK_MS, time.monotonic() + self.timeout)
         value = _evaluate(ctx, tree, t)
         node_type = tree.type  # type: ignore[attr-defined]
         if node_type == p.SCALAR:
-            return _success("scalar", _point(t, value))
+            return Result(node_type, (t, value))
         if node_type == p.MATRIX:
-            return _success("matrix", [_series(k, pts) for k, pts in sorted(value)])
-        return _success("vector", [{"metric": _Labels(k), "value": _point(t, v)}
-                                   for k, v in sorted(value)])
+            return Result(node_type, sorted(value))
+        return Result(p.VECTOR, [(k, t, v) for k, v in sorted(value)])
 
-    def range(self, tree: object, start: str, end: str, step: str) -> bytes:
-        """The JSON answer (a matrix) of a range query."""
+    def range_result(self, tree: object, start: str, end: str, step: str) -> list[Series]:
+        """A range query's matrix: ``(labels, [(t, v), ...])`` sorted by labels; times in ms."""
         try:
             step_ms = parse_step(step)
         except QueryError as exc:
@@ -141,7 +168,7 @@ class Engine:
             samples = [((), value)] if tree.type == p.SCALAR else value  # type: ignore[attr-defined]
             for key, v in samples:
                 series.setdefault(key, []).append((t, v))
-        return _success("matrix", [_series(k, pts) for k, pts in sorted(series.items())])
+        return sorted(series.items())
 
 
 def _evaluate(ctx: ev.Context, tree: object, t: int):  # noqa: ANN202
@@ -160,8 +187,13 @@ def _series(key: tuple, points: list[tuple[int, float]]) -> dict:
 
 
 def _point(t_ms: int, value: float) -> list:
+    return [_Raw(format_time(t_ms)), format_value(value)]
+
+
+def format_time(t_ms: int) -> str:
+    """A sample time as log cache writes it: Unix seconds with three decimals (Go's ``%.3f``)."""
     sign, t = ("-", -t_ms) if t_ms < 0 else ("", t_ms)
-    return [_Raw(f"{sign}{t // 1000}.{t % 1000:03d}"), format_value(value)]
+    return f"{sign}{t // 1000}.{t % 1000:03d}"
 
 
 class _Raw(str):
@@ -202,4 +234,5 @@ def _encode(doc: object) -> str:
     return json.dumps(doc, ensure_ascii=False)
 
 
-__all__ = ["Engine", "QueryError", "format_value", "parse_query", "source_ids"]
+__all__ = ["Engine", "QueryError", "Result", "format_time", "format_value", "parse_query",
+           "source_ids"]

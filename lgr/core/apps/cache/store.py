@@ -160,6 +160,12 @@ class Store:
         """Add one serialized envelope (``kind`` from :data:`KIND_CODES`, 0 for none)."""
         self.put_many(((timestamp, source_id, kind, data),))
 
+    def put_envelopes(self, envelopes: Iterable[envelope_pb2.Envelope]) -> None:
+        """Add parsed envelopes (kept serialized), as the nozzle and Ingress.Send receive them."""
+        codes = KIND_CODES
+        self.put_many([(env.timestamp, env.source_id, codes.get(env.WhichOneof("message") or "", 0),
+                        env.SerializeToString()) for env in envelopes])
+
     def put_many(self, items: Iterable[tuple[int, str, int, bytes]]) -> None:
         """Add ``(timestamp, source_id, kind, data)`` items, then prune if over the limit."""
         sources, cap = self._sources, self.max_per_source
