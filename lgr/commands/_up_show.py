@@ -26,6 +26,7 @@ def show(stack, up: UpState, as_json: bool) -> None:
     for c in up.components:
         address = c.url or c.address
         address += f"\nudp {c.udp_address}" if c.udp_address else ""
+        address += f"\ngrpc {c.grpc_address}" if c.grpc_address else ""
         table.add_row(escape(c.name), escape(address), str(c.pid), escape(c.metrics_url))
     console.print(table)
     console.print(f"[dim]logs: {escape(str(stack.config.log_dir))}[/]", soft_wrap=True)

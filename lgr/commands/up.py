@@ -42,6 +42,9 @@ def command(
         "--tc-port", 8081, "Traffic controller websocket port (TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT)"
     ),
     cache_port: int = _port("--cache-port", 8080, "Log cache HTTP port (ADDR)"),
+    cache_grpc_port: int = _port(
+        "--cache-grpc-port", 0, "Log cache gRPC API port, upstream's logcache.v1 (LGR_CACHE_GRPC_ADDR)"
+    ),
     gateway: bool = _serve("gateway", "rlp gateway (HTTPS, server-sent events)"),
     tc: bool = _serve("tc", "traffic controller (v1 websockets, recent logs)"),
     cache: bool = _serve("cache", "log cache (history for `lgr tail -n`, `lgr meta`)"),
@@ -96,7 +99,7 @@ def command(
             certs_dir=certs, log_dir=log_dir if log_dir is not None else state / "logs", routers=routers,
             router_port=router_port, agent_port=agent_port, udp_port=udp_port, rlp_port=rlp_port,
             gateway=gateway, tc=tc, cache=cache, gateway_port=gateway_port, tc_port=tc_port,
-            cache_port=cache_port, tokens_file=tokens_file,
+            cache_port=cache_port, cache_grpc_port=cache_grpc_port, tokens_file=tokens_file,
         )
         stack = Stack(config)
         for line in _check_ports(stack):
@@ -125,7 +128,7 @@ def command(
 
 _PORT_FLAGS = {"router": "--router-port", "agent": "--agent-port", "agent's v1 UDP": "--udp-port",
                "rlp": "--rlp-port", "gateway": "--gateway-port", "tc": "--tc-port",
-               "cache": "--cache-port"}
+               "cache": "--cache-port", "cache gRPC API": "--cache-grpc-port"}
 
 
 def _check_ports(stack) -> list[str]:

@@ -147,6 +147,19 @@ def leaf_sans(name: str) -> tuple[str, ...]:
     return (*dns, *LOCAL_IPS)
 
 
+def lacks_sans(path: str | os.PathLike[str], name: str) -> bool:
+    """True when leaf certificate ``path`` does not name everything :func:`leaf_sans` gives ``name``
+    now (one made before lgr learned another upstream server name), or cannot be read."""
+    try:
+        cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (OSError, ValueError, x509.ExtensionNotFound):
+        return True
+    have = {*ext.get_values_for_type(x509.DNSName),
+            *(str(ip) for ip in ext.get_values_for_type(x509.IPAddress))}
+    return not set(leaf_sans(name)) <= have
+
+
 def _check_names(names: Iterable[str]) -> list[str]:
     unique = list(dict.fromkeys(n.strip() for n in names))
     problems = []

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from lgr.core import probe
 from lgr.core.errors import UnavailableError
-from lgr.core.stack_env import KINDS, Peers, component_env, port_env, unset_env
+from lgr.core.stack_env import KINDS, Peers, cache_grpc_env, component_env, port_env, unset_env
 from lgr.core.stack_ready import Readiness
 from lgr.core.supervisor import Child, ChildSpec, Supervisor
 from lgr.core.up_state import ComponentState, UpState, now_iso
@@ -59,6 +59,7 @@ class StackConfig:
     gateway_port: int = 8088
     tc_port: int = 8081
     cache_port: int = 8080
+    cache_grpc_port: int = 0  # the log cache's gRPC API (upstream's logcache.v1 services)
     gateway_metrics_port: int = 14827
     tc_metrics_port: int = 14828
     cache_metrics_port: int = 6060
@@ -89,23 +90,26 @@ class Component:
     metrics_url: str = ""
     udp_address: str = ""
     url: str = ""  # how HTTP/websocket clients reach it (gateway, tc, cache)
+    grpc_address: str = ""  # the cache's gRPC API
 
     def state(self) -> ComponentState:
         return ComponentState(
             name=self.name, kind=self.kind, address=self.address, pid=self.child.pid,
             metrics_url=self.metrics_url, log=str(self.child.spec.log_path), udp_address=self.udp_address,
-            url=self.url,
+            url=self.url, grpc_address=self.grpc_address,
         )
 
 
 def ensure_certs(certs_dir: Path) -> list[str]:
-    """Make the CA and the certificates the stack needs when missing; return the names made."""
+    """Make the CA and the certificates the stack needs when missing, and again when one lacks a
+    server name lgr now gives its certificates (e.g. "log-cache"); return the names made."""
     from lgr.core import certs  # cryptography is slow to import
 
     if not certs.has_ca(certs_dir):
         return [r.name for r in certs.generate_pki(certs_dir)]
     missing = [n for n in COMPONENT_CERTS
-               if not certs.cert_path(certs_dir, n).exists() or not certs.key_path(certs_dir, n).exists()]
+               if not certs.cert_path(certs_dir, n).exists() or not certs.key_path(certs_dir, n).exists()
+               or certs.lacks_sans(certs.cert_path(certs_dir, n), n)]
     if missing:
         return [r.name for r in certs.add_client_certs(certs_dir, missing, force=True)]
     return []
@@ -142,6 +146,8 @@ class Stack:
             if self.enabled(kind):
                 probe.check_port_free(c.host, getattr(c, f"{kind}_port"), "tcp", kind)
                 roles.append(kind)
+        if self.enabled("cache"):
+            probe.check_port_free(c.host, c.cache_grpc_port, "tcp", "cache gRPC API")
         notes, moved = [], {}
         for role in roles:
             attr = f"{role}_metrics_port"
@@ -246,6 +252,8 @@ class Stack:
             if old.metrics_url else old.metrics_port
         spec = old.child.spec
         env = {**spec.env, **port_env(old.kind, self.config.host, port), "METRICS_PORT": str(metrics_port)}
+        if old.grpc_address:
+            env.update(cache_grpc_env(self.config.host, probe.split_address(old.grpc_address)[1]))
         self.supervisor.forget(old.child)
         child = self.supervisor.spawn(replace(spec, env=env, append=True))
         new = Component(old.name, old.kind, child, port, metrics_port, udp_address=old.udp_address)

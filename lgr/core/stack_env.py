@@ -13,7 +13,8 @@ Upstream's names throughout (../shared/DESIGN.md); each component presents its o
   LOG_CACHE_ADDR when the cache runs (recent logs and container metrics come from it),
   LGR_TOKENS_FILE.
 - cache: ADDR (plain HTTP), LOGS_PROVIDER_ADDR (the rlp) with LOGS_PROVIDER_{CA,CERT,KEY}_FILE_PATH,
-  LGR_CACHE_MEMORY_LIMIT, LGR_TOKENS_FILE.
+  LGR_CACHE_MEMORY_LIMIT, LGR_TOKENS_FILE; its gRPC API on LGR_CACHE_GRPC_ADDR over mTLS with
+  {CA,CERT,KEY}_PATH.
 
 Every component gets METRICS_PORT and its host. Variables that would change how a component
 serves (its metrics certificates, TLS on the websocket or cache API, another log cache) are
@@ -76,6 +77,11 @@ def port_env(kind: str, host: str, port: int) -> dict[str, str]:
     return {f"{kind.upper()}_PORT": str(port), _HOST_ENV[kind]: host}
 
 
+def cache_grpc_env(host: str, port: int) -> dict[str, str]:
+    """The variable that chooses where the cache's gRPC API listens."""
+    return {"LGR_CACHE_GRPC_ADDR": _join(host, port)}
+
+
 def component_env(kind: str, config: StackConfig, port: int, metrics_port: int, peers: Peers,
                   udp_port: int = 0) -> dict[str, str]:
     """Every variable ``kind`` is started with (``config.extra_env`` applied last)."""
@@ -107,6 +113,8 @@ def component_env(kind: str, config: StackConfig, port: int, metrics_port: int, 
             "LOGS_PROVIDER_ADDR": peers.rlp, "LOGS_PROVIDER_CA_FILE_PATH": ca,
             "LOGS_PROVIDER_CERT_FILE_PATH": cert, "LOGS_PROVIDER_KEY_FILE_PATH": key,
             "LGR_CACHE_MEMORY_LIMIT": config.cache_memory_limit,
+            **cache_grpc_env(config.host, config.cache_grpc_port),
+            "CA_PATH": ca, "CERT_PATH": cert, "KEY_PATH": key,
         })
     if kind in ("gateway", "tc", "cache") and config.tokens_file is not None:
         env[TOKENS_FILE_ENV] = str(Path(config.tokens_file))

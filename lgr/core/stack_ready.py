@@ -8,8 +8,9 @@ works: the bound addresses are read back. Then it must answer:
 - gateway: an HTTPS request, its certificate checked against the stack's CA (any status: the
   gateway serves only /v2/read, which needs a token);
 - tc: an HTTP request (any status);
-- cache: GET /api/v1/info with 200, and every router counts a subscription (its nozzle's), so
-  an envelope emitted once `lgr up` reports ready is held for `lgr tail -n`;
+- cache: GET /api/v1/info with 200, an mTLS handshake on its gRPC API (``cache grpc bound to:``)
+  checked as "log-cache", and every router counts a subscription (its nozzle's), so an envelope
+  emitted once `lgr up` reports ready is held for `lgr tail -n`;
 - and the metrics endpoint, when on: GET /health over HTTPS with the client certificate.
 """
 
@@ -27,9 +28,10 @@ from lgr.core.supervisor import ChildDiedError
 if TYPE_CHECKING:
     from lgr.core.stack import Component, StackConfig
 
-SERVER_NAMES = {"agent": "metron", "router": "doppler", "rlp": "reverselogproxy"}
+SERVER_NAMES = {"agent": "metron", "router": "doppler", "rlp": "reverselogproxy", "cache": "log-cache"}
 _METRICS_RE = re.compile(r"metrics bound to: (\S+)")
 _UDP_RE = re.compile(r"\bagent udp bound to: (\S+)")
+_CACHE_GRPC_RE = re.compile(r"\bcache grpc bound to: (\S+)")
 _SUBSCRIPTIONS_RE = re.compile(r"^subscriptions(?:\{[^}]*\})?\s+(\S+)", re.MULTILINE)
 
 
@@ -64,6 +66,11 @@ class Readiness:
             if not m:
                 return False
             comp.udp_address = m.group(1)
+        if comp.kind == "cache" and not comp.grpc_address:
+            m = comp.child.find(_CACHE_GRPC_RE)
+            if not m:
+                return False
+            comp.grpc_address = m.group(1)
         if not comp.metrics_url and comp.metrics_port >= 0:
             m = comp.child.find(_METRICS_RE)
             if not m:
@@ -80,7 +87,11 @@ class Readiness:
             return probe.http_get(f"http://{comp.address}/") is not None
         if comp.kind == "cache":
             answer = probe.http_get(f"{comp.url}/api/v1/info")
-            return answer is not None and answer[0] == 200 and all(
+            if answer is None or answer[0] != 200:
+                return False
+            if not probe.tls_accepts(comp.grpc_address, self.context("grpc"), SERVER_NAMES["cache"]):
+                return False
+            return all(
                 self.subscriptions(r) >= 1 for r in routers if r.metrics_url)
         return True
 

@@ -9,7 +9,8 @@ addresses, metrics URLs, certificate and log directories, start time) for client
 
 Besides the components, ``up.json`` has keys for quick lookups: ``agent_addr``, ``rlp_addr`` and
 ``router_addrs`` (gRPC host:port), ``gateway_addr`` (``https://...``), ``tc_addr`` (``ws://`` or
-``wss://``) and ``cache_addr`` (``http://...``), each null when that component is not running;
+``wss://``), ``cache_addr`` (``http://...``) and ``cache_grpc_addr`` (the log cache's gRPC API,
+host:port), each null when that component is not running;
 ``token_file`` (the admin token `lgr up` minted for the local user) and ``tokens_file`` (the
 tokens file the gateway, traffic controller and log cache check tokens against).
 """
@@ -118,6 +119,7 @@ class ComponentState:
     log: str = ""
     udp_address: str = ""
     url: str = ""
+    grpc_address: str = ""  # the log cache's gRPC API
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ class UpState:
         data["gateway_addr"] = self.url_of("gateway")
         data["tc_addr"] = self.url_of("tc")
         data["cache_addr"] = self.url_of("cache")
+        caches = self.of_kind("cache")
+        data["cache_grpc_addr"] = (caches[0].grpc_address or None) if caches else None
         return data
 
     @classmethod

@@ -25,6 +25,21 @@ def test_ensure_certs_makes_a_ca_once_then_only_what_is_missing(tmp_path: Path) 
     certs.load_ca(tmp_path)
 
 
+def test_ensure_certs_remakes_a_leaf_made_before_a_server_name_was_added(tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    older = tuple(n for n in certs.UPSTREAM_SERVER_NAMES if n != "log-cache")
+    monkeypatch.setattr(certs, "UPSTREAM_SERVER_NAMES", older)
+    ensure_certs(tmp_path)
+    assert certs.lacks_sans(tmp_path / "cache.crt", "cache") is False  # judged by then's names
+    monkeypatch.undo()
+    assert certs.lacks_sans(tmp_path / "cache.crt", "cache") is True
+    ca = (tmp_path / "ca.crt").read_bytes()
+    assert set(ensure_certs(tmp_path)) == {"agent", "router", "rlp", "gateway", "tc", "cache", "client"}
+    assert (tmp_path / "ca.crt").read_bytes() == ca
+    assert not any(certs.lacks_sans(tmp_path / f"{n}.crt", n) for n in ("cache", "client"))
+    assert ensure_certs(tmp_path) == []
+
+
 def test_health_url_sits_beside_metrics() -> None:
     assert health_url("https://127.0.0.1:14824/metrics") == "https://127.0.0.1:14824/health"
 
@@ -69,6 +84,12 @@ def test_the_cache_fills_from_the_rlp_within_a_memory_limit(tmp_path: Path) -> N
     assert env["ADDR"] == "127.0.0.1:8080" and env["LOGS_PROVIDER_ADDR"] == "127.0.0.1:3000"
     assert env["LOGS_PROVIDER_CERT_FILE_PATH"] == str(tmp_path / "cache.crt")
     assert env["LGR_CACHE_MEMORY_LIMIT"] == "64MiB" and env["MAX_PER_SOURCE"] == "5"
+    # Its gRPC API (upstream's store port) on any free port unless asked, with its own certificate.
+    assert env["LGR_CACHE_GRPC_ADDR"] == "127.0.0.1:0"
+    assert (env["CA_PATH"], env["CERT_PATH"], env["KEY_PATH"]) == (
+        str(tmp_path / "ca.crt"), str(tmp_path / "cache.crt"), str(tmp_path / "cache.key"))
+    fixed = component_env("cache", _config(tmp_path, cache_grpc_port=8089), 8080, 6060, PEERS)
+    assert fixed["LGR_CACHE_GRPC_ADDR"] == "127.0.0.1:8089"
     assert "EXTERNAL_CERT" in unset_env("cache") and "METRICS_CERT_FILE_PATH" in unset_env("cache")
 
 

@@ -83,6 +83,7 @@ def test_state_round_trips_with_lookup_keys(tmp_path: Path) -> None:
     assert data["rlp_addr"] == "127.0.0.1:8083"
     assert data["router_addrs"] == ["127.0.0.1:8082"]
     assert data["gateway_addr"] is None and data["tc_addr"] is None and data["cache_addr"] is None
+    assert data["cache_grpc_addr"] is None
     assert read_state(tmp_path) == state
     remove_state(tmp_path)
     remove_state(tmp_path)
@@ -98,12 +99,14 @@ def test_http_components_and_the_admin_token_are_recorded(tmp_path: Path) -> Non
         tokens_file=str(tmp_path / "tokens.json"))
     state.components.extend([
         ComponentState("gateway", "gateway", "127.0.0.1:8088", 14, url="https://127.0.0.1:8088"),
-        ComponentState("cache", "cache", "127.0.0.1:8080", 15, url="http://127.0.0.1:8080"),
+        ComponentState("cache", "cache", "127.0.0.1:8080", 15, url="http://127.0.0.1:8080",
+                       grpc_address="127.0.0.1:8089"),
         ComponentState("tc", "tc", "127.0.0.1:8081", 16, url="ws://127.0.0.1:8081"),
     ])
     data = json.loads(write_state(tmp_path, state).read_text())
     assert (data["gateway_addr"], data["tc_addr"], data["cache_addr"]) == (
         "https://127.0.0.1:8088", "ws://127.0.0.1:8081", "http://127.0.0.1:8080")
+    assert data["cache_grpc_addr"] == "127.0.0.1:8089"
     assert data["token_file"] == str(tmp_path / "admin.token")
     assert data["tokens_file"] == str(tmp_path / "tokens.json")
     assert read_state(tmp_path) == state

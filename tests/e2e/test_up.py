@@ -28,11 +28,12 @@ from websockets.sync.client import connect
 
 from lgr.core import envelope
 from lgr.core._proto.events import envelope_pb2 as v1
+from lgr.core._proto.logcache.v1 import egress_pb2, egress_pb2_grpc
 from lgr.core.errors import ExitCode
 from lgr.core.probe import free_port
 from lgr.core.up_state import pid_alive
 from tests.conftest import wait_until
-from tests.e2e.helpers import Emitter, Metrics
+from tests.e2e.helpers import Emitter, Metrics, channel
 
 pytestmark = pytest.mark.e2e
 
@@ -260,6 +261,12 @@ def test_up_runs_gateway_tc_and_cache_with_an_admin_token(
         return len(httpx.get(read_url, headers=auth, timeout=5).json()["envelopes"].get("batch", []))
 
     wait_until(lambda: cached() == 7, timeout=20, interval=0.1)
+    # The same history over the cache's gRPC API (upstream's logcache.v1), mTLS as "log-cache".
+    assert state["cache_grpc_addr"].startswith("127.0.0.1:")
+    with channel(state["cache_grpc_addr"], files, "log-cache") as grpc_channel:
+        read = egress_pb2_grpc.EgressStub(grpc_channel).Read(
+            egress_pb2.ReadRequest(source_id=app, limit=3, descending=True), timeout=10)
+    assert [e.log.payload for e in read.envelopes.batch] == [b"old-7", b"old-6", b"old-5"]
     assert httpx.get(read_url, headers={"Authorization": "bearer nope"}, timeout=5).status_code == 404
     tail = subprocess.run([*LGR, "tail", "-n", "5", app], env=env, capture_output=True, text=True,
                           timeout=30, check=False)
