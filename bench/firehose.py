@@ -9,11 +9,11 @@ Run (from the repo root, with the project's venv):
     .venv/bin/python bench/firehose.py --mode all                          # latency, rss, then max
 
 Every hop is mTLS on loopback, each part its own process: the agent, router(s) and rlp are
-``python -m lgr <component> start`` (started by lgr.core.stack, as `lgr up` does); the emitter and
-the consumer are this script run as ``_emit`` / ``_consume`` subprocesses. The emitter streams
-BatchSender batches to the agent at the asked rate, stamping each envelope's ``timestamp`` with the
-time it is sent; the consumer reads BatchedReceiver from the rlp and records, per envelope, now
-minus that timestamp. Per trial it prints envelopes sent and delivered per second, loss
+``python -m lgr <component> start`` (started by lgr.core.stack, as `lgr up` does); the emitter
+and the consumer are ``bench/firehose_load.py`` subprocesses. The emitter streams BatchSender
+batches to the agent at the asked rate, stamping each envelope's ``timestamp`` with the time it
+is sent; the consumer reads BatchedReceiver from the rlp and records, per envelope, now minus
+that timestamp. Per trial it prints envelopes sent and delivered per second, loss
 (1 − delivered/sent, after a drain), p50/p99/max latency, each process's CPU seconds (from
 /proc/PID/stat) and its peak RSS (VmHWM), and the drops each component counted.
 
@@ -39,155 +39,13 @@ import tempfile
 import threading
 import time
 import urllib.request
-from array import array
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PAYLOAD = b"2024-01-01T00:00:00.000Z INFO request served path=/v2/apps status=200 duration=1.2ms  "
+LOAD = [sys.executable, str(Path(__file__).resolve().with_name("firehose_load.py"))]  # emitter, consumer
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-# --- wire helpers (the emitter builds envelope bytes directly: no per-envelope protobuf work) ---
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _envelope_tail(source_id: str, payload_bytes: int = 0) -> bytes:
-    """Everything of the benchmark's log envelope but its timestamp (field 1, written first)."""
-    from lgr.core import envelope
-
-    payload = (PAYLOAD * (payload_bytes // len(PAYLOAD) + 1))[:payload_bytes] if payload_bytes else PAYLOAD
-    env = envelope.log(payload, source_id=source_id, instance_id="0", timestamp=0,
-                       tags={"origin": "bench", "job": "firehose"})
-    env.ClearField("timestamp")
-    return env.SerializeToString()
-
-
-def _channel(address: str, certs: Path, server_name: str):
-    import grpc
-
-    from lgr.core.tls import channel_options, client_credentials
-
-    creds = client_credentials(certs / "ca.crt", certs / "client.crt", certs / "client.key")
-    return grpc.secure_channel(address, creds, options=channel_options(server_name))
-
-
-def _cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
-def _self_usage(cpu_at_start: float) -> dict[str, float]:
-    """CPU seconds since ``cpu_at_start`` (interpreter start-up excluded) and peak RSS."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"cpu_s": _cpu_s() - cpu_at_start, "peak_rss_mib": peak}
-
-
-# --- emitter process ------------------------------------------------------------------------
-
-def emit_main(args: argparse.Namespace) -> None:
-    """Send ``rate`` env/s for ``seconds`` in batches of ``batch``; print a JSON result line."""
-    from lgr.core.grpc_server import identity
-
-    tail = _envelope_tail(args.source_id, args.payload_bytes)
-    channel = _channel(args.agent, Path(args.certs), "metron")
-    sender = channel.stream_unary("/loggregator.v2.Ingress/BatchSender",
-                                  request_serializer=identity, response_deserializer=identity)
-    # Connect (TCP and the mTLS handshake) before the clock starts: connection set-up is not
-    # envelope latency.
-    import grpc
-
-    grpc.channel_ready_future(channel).result(timeout=10)
-    sent = 0
-    interval = args.batch / args.rate
-    cpu_start = _cpu_s()
-    started = time.monotonic()
-    deadline = started + args.seconds
-
-    def batches():
-        nonlocal sent
-        next_at = time.monotonic()
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                return
-            if next_at > now:
-                time.sleep(next_at - now)
-            next_at += interval
-            env = b"\x08" + _varint(time.time_ns()) + tail
-            item = b"\x0a" + _varint(len(env)) + env
-            yield item * args.batch
-            sent += args.batch
-
-    sender(batches(), timeout=args.seconds + 30)
-    elapsed = time.monotonic() - started
-    channel.close()
-    print(json.dumps({"sent": sent, "elapsed": elapsed, **_self_usage(cpu_start)}), flush=True)
-
-
-# --- consumer process -----------------------------------------------------------------------
-
-def consume_main(args: argparse.Namespace) -> None:
-    """Read the rlp until SIGTERM; print ``count N`` lines while running, then a JSON result line."""
-    import grpc
-
-    from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
-
-    channel = _channel(args.rlp, Path(args.certs), "reverselogproxy")
-    receiver = channel.unary_stream("/loggregator.v2.Egress/BatchedReceiver",
-                                    request_serializer=egress_pb2.EgressBatchRequest.SerializeToString,
-                                    response_deserializer=envelope_pb2.EnvelopeBatch.FromString)
-    sel = egress_pb2.Selector(source_id=args.source_id)
-    sel.log.SetInParent()
-    # use_preferred_tags as current consumers (cf tail, log cache) ask; false makes the rlp rewrite
-    # every envelope's tags into deprecated_tags.
-    call = receiver(egress_pb2.EgressBatchRequest(selectors=[sel], use_preferred_tags=True))
-    cpu_start = _cpu_s()
-    latencies = array("q")
-    count = 0
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: (stop.set(), call.cancel()))
-
-    def report() -> None:
-        while not stop.wait(0.1):
-            print(f"count {count}", flush=True)
-
-    threading.Thread(target=report, daemon=True).start()
-    print("count 0", flush=True)
-    try:
-        for batch in call:
-            now = time.time_ns()
-            stamps = [e.timestamp for e in batch.batch]
-            latencies.extend([now - t for t in stamps])
-            count += len(stamps)
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.CANCELLED:
-            print(f"error {exc.code().name}: {exc.details()}", file=sys.stderr, flush=True)
-    stop.set()
-    if os.environ.get("LGR_BENCH_DUMP"):
-        with open(os.environ["LGR_BENCH_DUMP"], "wb") as f:
-            latencies.tofile(f)
-    lat = sorted(latencies)
-
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] / 1e6 if lat else float("nan")
-
-    result = {"received": count, "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-              "max_ms": lat[-1] / 1e6 if lat else float("nan"), **_self_usage(cpu_start)}
-    print(json.dumps(result), flush=True)
 
 
 # --- the runner -----------------------------------------------------------------------------
@@ -281,11 +139,11 @@ class Bench:
     def run(self, rate: int, seconds: float, batch: int, payload_bytes: int = 0) -> dict:
         self.trial += 1
         source = f"bench-{os.getpid()}-{self.trial}"
-        script = [sys.executable, str(Path(__file__).resolve())]
+        script = LOAD
         self._wait(lambda: all(s == 0 for s in self._subscriptions()), 10, "old subscriptions gone")
         self._quiesce()
         consumer = subprocess.Popen(
-            [*script, "_consume", "--rlp", self.stack.of_kind("rlp")[0].address,
+            [*script, "consume", "--rlp", self.stack.of_kind("rlp")[0].address,
              "--certs", str(self.certs), "--source-id", source],
             stdout=subprocess.PIPE, text=True,
         )
@@ -307,7 +165,7 @@ class Bench:
         before = {c.name: proc_usage(c.child.pid)[0] for c in self.stack.components}
         host_before = host_cpu()
         emitter = subprocess.run(
-            [*script, "_emit", "--agent", self.stack.of_kind("agent")[0].address,
+            [*script, "emit", "--agent", self.stack.of_kind("agent")[0].address,
              "--certs", str(self.certs), "--source-id", source, "--rate", str(rate),
              "--seconds", str(seconds), "--batch", str(batch), "--payload-bytes", str(payload_bytes)],
             capture_output=True, text=True, timeout=seconds + 60,
@@ -352,7 +210,7 @@ class Bench:
             r.child.signal(signal.SIGSTOP)
         try:
             emitter = subprocess.run(
-                [sys.executable, str(Path(__file__).resolve()), "_emit", "--agent", agent.address,
+                [*LOAD, "emit", "--agent", agent.address,
                  "--certs", str(self.certs), "--source-id", "bench-fill", "--rate", "50000",
                  "--seconds", str(seconds), "--payload-bytes", "1024"],
                 capture_output=True, text=True, timeout=seconds + 60,
@@ -428,23 +286,6 @@ def find_max(bench: Bench, seconds: float, batch: int, start: int) -> dict | Non
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in ("_emit", "_consume"):
-        role = sys.argv[1]
-        p = argparse.ArgumentParser()
-        p.add_argument("--certs", required=True)
-        p.add_argument("--source-id", required=True)
-        if role == "_emit":
-            p.add_argument("--agent", required=True)
-            p.add_argument("--rate", type=int, required=True)
-            p.add_argument("--seconds", type=float, required=True)
-            p.add_argument("--batch", type=int, default=100)
-            p.add_argument("--payload-bytes", type=int, default=0)
-            emit_main(p.parse_args(sys.argv[2:]))
-        else:
-            p.add_argument("--rlp", required=True)
-            consume_main(p.parse_args(sys.argv[2:]))
-        return
-
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mode", choices=("fixed", "latency", "max", "rss", "all"), default="fixed")
     p.add_argument("--rate", type=int, default=10000, help="envelopes/s for --mode fixed")
