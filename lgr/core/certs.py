@@ -7,8 +7,8 @@ key to make, which only ``lgr certs gen`` pays.
 
 Every leaf is both a server and a client certificate (extended key usage serverAuth + clientAuth)
 and names all of upstream's fixed server names, so any leaf can serve as agent, router, rlp or
-log cache and can dial any of them. A directory holds ``ca.crt``, ``ca.key``, ``<name>.crt`` and ``<name>.key``;
-keys are created with mode 0600 and nothing is overwritten unless asked.
+log cache and can dial any of them. A directory holds ``ca.crt``, ``ca.key``, ``<name>.crt`` and
+``<name>.key``; keys are created with mode 0600 and nothing is overwritten unless asked.
 """
 
 from __future__ import annotations

@@ -98,6 +98,15 @@ def split_addr(addr: str) -> tuple[str, str]:
     return host.strip("[]"), port
 
 
+def listen_addr_problems(env: str, addr: str) -> list[str]:
+    """Problems of ``addr`` (named by ``env``) as host:port to listen on: host may be empty
+    (every interface), port 0 asks for any free port."""
+    port = split_addr(addr)[1]
+    if not port.isdigit():
+        return [f"{env}={addr!r}: not host:port"]
+    return check_port(env, int(port))
+
+
 def addr_problem(addr: str) -> str | None:
     """What is wrong with ``host:port`` as an address to dial (None: nothing)."""
     host, sep, port = addr.rpartition(":")

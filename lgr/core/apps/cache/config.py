@@ -11,8 +11,8 @@ lgr differences: ADDR (default 127.0.0.1:8080) is the HTTP API itself, upstream'
 store's gRPC; without EXTERNAL_CERT it serves plain HTTP. The store's gRPC API (upstream's
 logcache.v1 Egress, Ingress and PromQLQuerier, for upstream's gateway, syslog server and Go
 clients) listens on LGR_CACHE_GRPC_ADDR when it is set, over mTLS with upstream's CA_PATH,
-CERT_PATH and KEY_PATH; clients check its certificate as "log-cache". LGR_CACHE_MEMORY_LIMIT caps the bytes
-of envelopes held (e.g. ``512MiB``) and overrides the other two memory settings, which bound
+CERT_PATH and KEY_PATH; clients check its certificate as "log-cache". LGR_CACHE_MEMORY_LIMIT caps
+the bytes of envelopes held (e.g. ``512MiB``) and overrides the other two memory settings, which bound
 the same accounted bytes by a share of MEMORY_LIMIT_BYTES or of the machine's memory (upstream
 measures its Go heap). Without UAA_ADDR, tokens come from LGR_TOKENS_FILE (lgr.core.auth);
 LGR_CACHE_DISABLE_ACCESS_CONTROL lets every request read everything. Without LOGS_PROVIDER_ADDR
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lgr.core.auth.options import DEFAULT_CACHE_TTL, TOKENS_FILE_ENV, AuthOptions
-from lgr.core.config import Duration, check_port, setting
+from lgr.core.config import Duration, setting
 from lgr.core.envelope import KINDS
 from lgr.core.settings import (
     MetricsEndpoint,
+    listen_addr_problems,
     metrics_file_setting,
     metrics_port_setting,
     split_addr,
@@ -200,18 +201,9 @@ class CacheConfig(MetricsEndpoint):
 
     def validate(self) -> list[str]:
         """Every cross-field problem, named by env var."""
-        problems: list[str] = []
-        host, port = split_addr(self.addr)
-        if not port.isdigit():
-            problems.append(f"ADDR={self.addr!r}: not host:port")
-        else:
-            problems += check_port("ADDR", int(port))
+        problems = listen_addr_problems("ADDR", self.addr)
         if self.grpc_addr:
-            _, gport = split_addr(self.grpc_addr)
-            if not gport.isdigit():
-                problems.append(f"LGR_CACHE_GRPC_ADDR={self.grpc_addr!r}: not host:port")
-            else:
-                problems += check_port("LGR_CACHE_GRPC_ADDR", int(gport))
+            problems += listen_addr_problems("LGR_CACHE_GRPC_ADDR", self.grpc_addr)
             for env, value in zip(GRPC_TLS_ENV, self.grpc_tls):
                 if not value:
                     problems.append(f"{env} is required when LGR_CACHE_GRPC_ADDR is set")
