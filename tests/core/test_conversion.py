@@ -394,3 +394,15 @@ def test_v1_survives_a_round_trip_through_v2(v1: v1_envelope_pb2.Envelope) -> No
 
 def _event_field(v1: v1_envelope_pb2.Envelope) -> str:
     return next(f for f, t in EVENT_TYPES.items() if t == v1.eventType)
+
+
+def test_to_v2_replaces_invalid_utf8_in_v1_tags() -> None:
+    # proto2 lets a sender put invalid UTF-8 in the tags map; upb refuses to iterate such a map.
+    env = V1(origin="o", eventType=V1.CounterEvent, tags={"ok": "fine"})
+    env.counterEvent.name = "c"
+    env.counterEvent.delta = 1
+    entry = b"\x0a\x02k\xff\x12\x02v\xfe"  # key b"k\xff", value b"v\xfe"
+    parsed = V1.FromString(env.SerializeToString() + b"\x8a\x01" + bytes([len(entry)]) + entry)
+    v2 = to_v2(parsed, True)
+    assert v2.tags["ok"] == "fine"
+    assert v2.tags["k\ufffd"] == "v\ufffd"

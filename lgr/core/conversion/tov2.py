@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
 from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.events import http_pb2, log_pb2
 from lgr.core._proto.loggregator.v2 import envelope_pb2
@@ -37,9 +39,39 @@ def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace")  # type: ignore[union-attr]
 
 
+def _tags_view() -> type:
+    # Envelope.tags (field 17) with bytes keys and values: upb raises on iterating a map that
+    # holds invalid UTF-8, which proto2 lets a sender put there.
+    F = descriptor_pb2.FieldDescriptorProto
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="lgr/core/conversion/v1_tags_view.proto", package="lgr.v1view", syntax="proto3")
+    entry = proto.message_type.add(name="Entry")
+    entry.field.add(name="key", number=1, type=F.TYPE_BYTES, label=F.LABEL_OPTIONAL)
+    entry.field.add(name="value", number=2, type=F.TYPE_BYTES, label=F.LABEL_OPTIONAL)
+    view = proto.message_type.add(name="Tags")
+    view.field.add(name="tags", number=17, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
+                   type_name=".lgr.v1view.Entry")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(proto)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("lgr.v1view.Tags"))
+
+
+_TagsView = _tags_view()
+
+
+def _v1_tags(v1: V1Envelope) -> dict[str, str]:
+    if not v1.tags:
+        return {}
+    try:
+        return {_text(k): _text(v) for k, v in v1.tags.items()}
+    except UnicodeDecodeError:
+        view = _TagsView.FromString(v1.SerializePartialToString())
+        return {_text(e.key): _text(e.value) for e in view.tags}
+
+
 def to_v2(v1: v1_envelope_pb2.Envelope, use_preferred_tags: bool) -> envelope_pb2.Envelope:
     """Convert a v1 envelope to v2; the input is not modified."""
-    v1_tags = {_text(k): _text(v) for k, v in v1.tags.items()} if v1.tags else {}
+    v1_tags = _v1_tags(v1)
     tags = dict(v1_tags)
     deployment = _text(v1.deployment)
     job = _text(v1.job)

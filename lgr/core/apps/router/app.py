@@ -4,7 +4,8 @@ Data path: agents' batches → :class:`IngressService` → ingress diode (INGRES
 drop oldest) → publisher task (or the handler itself when nothing is queued) →
 :class:`~lgr.core.pubsub.PubSub` (selectors, shard groups, deterministic names) → each
 subscription's diode → its :class:`EgressService` stream. Envelopes stay serialized bytes all
-the way; only counter and gauge selectors make the PubSub parse.
+the way; only counter and gauge selectors make the PubSub parse. The v1 (dropsonde) services,
+Doppler and DopplerIngestor, share the port and the metrics (:mod:`.v1_plane`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import grpc
 from lgr.core.apps.router.config import RouterConfig
 from lgr.core.apps.router.egress import EgressService
 from lgr.core.apps.router.ingress import IngressService, Item
+from lgr.core.apps.router.v1_egress import GaugePart
+from lgr.core.apps.router.v1_plane import V1Plane
 from lgr.core.component import Component
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
@@ -57,8 +60,13 @@ class Router(Component):
             on_drop=DropTracker("router ingress buffer", [self.dropped_ingress]),
         )
         self.ingress = IngressService(self._diode, self.ingress_count, self._publish_items)
+        v2_subs, v1_subs = GaugePart.split(self.subscriptions, 2)
         self.egress = EgressService(self.pubsub, config.subscriber_buffer_size, self.egress_count,
-                                    self.dropped_egress, self.subscriptions)
+                                    self.dropped_egress, v2_subs)  # type: ignore[arg-type]
+        self.v1 = V1Plane(m, ingress=self.ingress_count, dropped_egress=self.dropped_egress,
+                          egress=self.egress_count, subscriptions=v1_subs,
+                          buffer_size=config.egress_buffer_size, v2_subscribers=self.pubsub,
+                          deliver_v2=self._publish_v2, rand=rand)
         self._server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
 
@@ -76,7 +84,8 @@ class Router(Component):
                 *cfg.metrics_tls,
                 env=("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH"))
         self._server, self.port = await start_server(
-            [self.ingress.handler(), self.egress.handler()], cfg.host, cfg.port, creds, self.name)
+            [self.ingress.handler(), self.egress.handler(), *self.v1.handlers()],
+            cfg.host, cfg.port, creds, self.name)
         self.address = format_address(cfg.host, self.port)
         try:
             if ssl_context is not None:
@@ -93,8 +102,10 @@ class Router(Component):
         # Deliver what has arrived, let streams send what they hold, then close everything.
         self._publish_pending()
         self.egress.close()
+        self.v1.close()
         if self._server is not None:
             await self.egress.drained(grace)
+            await self.v1.drained(grace)
             # Ended streams still need a moment to send their status; agents' streams are cut.
             await self._server.stop(FINAL_GRACE)
         if self._metrics_server is not None:
@@ -116,6 +127,10 @@ class Router(Component):
                 return
 
     def _publish_items(self, items: list[Item]) -> None:
+        self._publish_v2(items)
+        self.v1.from_v2(items)
+
+    def _publish_v2(self, items: list[Item]) -> None:
         try:
             self.pubsub.publish_batch(items)
         except Exception:  # noqa: BLE001 - a bad envelope must not stop routing

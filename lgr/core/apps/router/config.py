@@ -3,9 +3,9 @@
 Names and defaults are upstream's (loggregator-release src/router/app/config.go). lgr
 extensions: LGR_ROUTER_HOST (upstream listens on every interface; lgr on loopback unless told);
 LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE exposes the per-subscription buffer that upstream's v2 egress
-hard-codes to 1000 (upstream's EGRESS_BUFFER_SIZE sizes only its v1 egress, which lgr does not
-serve); METRICS_PORT (default 14825, upstream's router health port) with METRICS_*_PATH falling
-back to the router's own certificates; METRICS_PORT=-1 turns the endpoint off.
+hard-codes to 1000 (upstream's EGRESS_BUFFER_SIZE sizes only its v1 egress, as here);
+METRICS_PORT (default 14825, upstream's router health port) with METRICS_*_PATH falling back
+to the router's own certificates; METRICS_PORT=-1 turns the endpoint off.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class RouterConfig(MetricsEndpoint, OwnTls):
         "LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", 1000,
         "envelopes buffered per subscription before its oldest are dropped",
     )
+    egress_buffer_size: int = setting(
+        "EGRESS_BUFFER_SIZE", 1000,
+        "envelopes buffered per v1 (Doppler) subscription before its oldest are dropped",
+    )
     metrics_port: int = metrics_port_setting(14825)
     metrics_ca_file: str = metrics_file_setting(0, "ROUTER_CA_FILE")
     metrics_cert_file: str = metrics_file_setting(1, "ROUTER_CERT_FILE")
@@ -50,7 +54,8 @@ class RouterConfig(MetricsEndpoint, OwnTls):
         problems = check_port("ROUTER_PORT", self.port) + self.metrics_problems()
         problems += at_least_problems(
             ("INGRESS_BUFFER_SIZE", self.ingress_buffer_size, 1),
-            ("LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", self.subscriber_buffer_size, 1))
+            ("LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", self.subscriber_buffer_size, 1),
+            ("EGRESS_BUFFER_SIZE", self.egress_buffer_size, 1))
         if not self.host.strip():
             problems.append("LGR_ROUTER_HOST is empty: give an address to listen on")
         return problems
