@@ -4,8 +4,8 @@ that reject combinations upstream's `cf tail` rejects (or that --recent cannot h
 from __future__ import annotations
 
 import enum
-import re
 
+from lgr.core import regex as regexes
 from lgr.core.errors import UsageError
 
 
@@ -63,12 +63,13 @@ def kinds_of(types: list[Kind] | None, envelope_class: EnvelopeClass | None, cou
     return list(dict.fromkeys(chosen))
 
 
-def regex(flag: str, pattern: str | None) -> re.Pattern[str] | None:
+def regex(flag: str, pattern: str | None) -> regexes.Regex | None:
+    """``pattern`` compiled by RE2 (Go's syntax, linear time); a UsageError naming ``flag``."""
     if pattern is None:
         return None
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return regexes.compile(pattern)
+    except regexes.RegexError as exc:
         raise UsageError(f"{flag} {pattern!r} is not a valid regular expression: {exc}") from None
 
 

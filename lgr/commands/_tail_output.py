@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 from lgr.console import console
+from lgr.core.regex import Regex
 
 LABEL_STYLES = {"ERR": "red", "COUNTER": "magenta", "GAUGE": "blue", "TIMER": "yellow", "EVENT": "green"}
 
@@ -13,7 +13,7 @@ LABEL_STYLES = {"ERR": "red", "COUNTER": "magenta", "GAUGE": "blue", "TIMER": "y
 class TextFilter:
     """--include / --exclude over the rendered text."""
 
-    def __init__(self, include: re.Pattern[str] | None, exclude: re.Pattern[str] | None) -> None:
+    def __init__(self, include: Regex | None, exclude: Regex | None) -> None:
         self.include, self.exclude = include, exclude
         self.active = include is not None or exclude is not None
 

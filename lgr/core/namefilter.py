@@ -7,23 +7,24 @@ Upstream's store (log-cache-release ``store.filterByName``) applies it before th
   metrics are kept (the envelope is trimmed);
 - logs, events and envelopes without a message never match.
 
-The regex is searched, not anchored (Go's ``MatchString``). The log cache uses this on reads and
+The regex is searched, not anchored (Go's ``MatchString``), and compiled by RE2 as Go's is
+(lgr.core.regex), so no pattern makes a read slow. The log cache uses this on reads and
 `lgr tail --name-filter` on the live stream, so both give the same envelopes.
 """
 
 from __future__ import annotations
 
-import re
-
+from lgr.core import regex
 from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.regex import Regex, RegexError
 
 
-def compile_filter(pattern: str) -> re.Pattern[str]:
-    """The compiled ``pattern``; ``re.error`` when it is not a valid regular expression."""
-    return re.compile(pattern)
+def compile_filter(pattern: str) -> Regex:
+    """The compiled ``pattern``; RegexError when it is not a valid regular expression."""
+    return regex.compile(pattern)
 
 
-def apply(env: envelope_pb2.Envelope, pattern: re.Pattern[str]) -> envelope_pb2.Envelope | None:
+def apply(env: envelope_pb2.Envelope, pattern: Regex) -> envelope_pb2.Envelope | None:
     """``env`` when the filter keeps it whole, a trimmed copy of a gauge, or None."""
     kind = env.WhichOneof("message")
     if kind == "counter":
@@ -44,3 +45,6 @@ def apply(env: envelope_pb2.Envelope, pattern: re.Pattern[str]) -> envelope_pb2.
         if name not in keep:
             del trimmed.gauge.metrics[name]
     return trimmed
+
+
+__all__ = ["RegexError", "apply", "compile_filter"]

@@ -104,12 +104,13 @@ def test_include_and_exclude_filter_the_rendered_lines(pki, tmp_path, rlp):
     assert "received 7 envelopes, 2 shown in" in proc.stderr.decode()
 
 
-@pytest.mark.parametrize("flag", ["--include", "--exclude"])
-def test_a_bad_regex_is_one_line_naming_the_flag(pki, tmp_path, flag):
-    proc = run_lgr("tail", flag, "(oops", env=client_env(pki, tmp_path))
+@pytest.mark.parametrize("flag", ["--include", "--exclude", "--name-filter"])
+@pytest.mark.parametrize("pattern", ["(oops", "(a)\\1"])  # RE2, as Go: no backreferences
+def test_a_bad_regex_is_one_line_naming_the_flag(pki, tmp_path, flag, pattern):
+    proc = run_lgr("tail", flag, pattern, env=client_env(pki, tmp_path))
     assert proc.returncode == ExitCode.USAGE
     (line,) = error_lines(proc)
-    assert line.startswith(f"error: {flag} '(oops' is not a valid regular expression")
+    assert line.startswith(f"error: {flag} {pattern!r} is not a valid regular expression")
 
 
 def test_an_unknown_type_is_a_usage_error(pki, tmp_path):

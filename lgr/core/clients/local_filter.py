@@ -13,17 +13,17 @@ Other kinds pass the counter and gauge rules untouched, as with the rlp's select
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from lgr.core import namefilter
 from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.regex import Regex
 
 
 class LocalFilter:
     """Call with a batch; returns the envelopes that pass (gauges trimmed by the name filter)."""
 
-    def __init__(self, name_filter: re.Pattern[str] | None = None, counter_name: str | None = None,
+    def __init__(self, name_filter: Regex | None = None, counter_name: str | None = None,
                  gauge_names: Iterable[str] | None = None) -> None:
         self.name_filter = name_filter
         self.counter_name = counter_name or None

@@ -4,7 +4,8 @@
 - types: log, counter, gauge, timer, event; any of them matches;
 - name: case-insensitive substring of a counter's or timer's name, of any of a gauge's metric
   names, or of an event's title;
-- regex: searched in the line as `lgr tail` renders it (lgr.core.render), as ``--include`` does.
+- regex: searched in the line as `lgr tail` renders it (lgr.core.render), as ``--include`` does
+  (RE2 syntax, lgr.core.regex).
 
 The first three read fields only; the regex renders the envelope, which costs ~10x more, so
 the feed applies filters to a sample of the stream when it is fast (lgr.core.observe.firehose_feed).
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lgr.core import regex as regexes
 from lgr.core import render
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core.envelope import KINDS
@@ -29,7 +31,7 @@ class EnvelopeFilter:
     source_ids: frozenset[str] = frozenset()
     kinds: frozenset[str] = frozenset()
     name: str = ""
-    regex: re.Pattern[str] | None = None
+    regex: regexes.Regex | None = None
 
     @property
     def empty(self) -> bool:
@@ -38,7 +40,7 @@ class EnvelopeFilter:
     def __call__(self, env: envelope_pb2.Envelope) -> bool:
         if not self.fields_match(env, env.WhichOneof("message")):
             return False
-        return self.regex is None or self.regex.search(line_text(env)) is not None
+        return self.regex is None or self.regex.search(line_text(env))
 
     def fields_match(self, env: envelope_pb2.Envelope, kind: str | None) -> bool:
         """The cheap part: source, type and name (``kind`` is the envelope's message type)."""
@@ -76,8 +78,8 @@ def make_filter(source_ids: Iterable[str] = (), kinds: Iterable[str] = (), name:
     if unknown:
         raise ValueError(f"unknown type {unknown[0]!r} (use {', '.join(KINDS)})")
     try:
-        pattern = re.compile(regex) if regex else None
-    except re.error as exc:
+        pattern = regexes.compile(regex) if regex else None
+    except regexes.RegexError as exc:
         raise ValueError(f"bad regular expression: {exc}") from None
     return EnvelopeFilter(sources, kind_set, name.strip().lower(), pattern)
 

@@ -121,7 +121,7 @@ def test_refused_reads_end_with_upstreams_message_and_the_cache_serves_on(pki, t
             read = egress_pb2_grpc.EgressStub(ch).Read
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await read(egress_pb2.ReadRequest(source_id="app", **fields), timeout=10)
-            assert err.value.code() == grpc.StatusCode.UNKNOWN  # a Go handler's plain error
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # upstream: UNKNOWN
             assert message in err.value.details()
             got = await read(egress_pb2.ReadRequest(source_id="app"), timeout=10)
             assert len(got.envelopes.batch) == 1
@@ -209,7 +209,7 @@ def test_query_errors_end_the_call_with_the_message(pki, tmp_path, method, reque
             stub = promql_pb2_grpc.PromQLQuerierStub(ch)
             with pytest.raises(grpc.aio.AioRpcError) as err:
                 await getattr(stub, method)(request_, timeout=10)
-            assert err.value.code() == grpc.StatusCode.UNKNOWN
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # upstream: UNKNOWN
             assert message in err.value.details()
 
     run(body())

@@ -77,10 +77,13 @@ def test_read_parameters_select_time_range_types_limit_order_and_names(tmp_path)
 
 
 @pytest.mark.parametrize(("params", "status", "code", "message"), [
-    ({"limit": 1001}, 500, 2, "Limit (1001) must be 1000 or less"),
-    ({"limit": -1}, 500, 2, "Limit (-1) must be greater than zero"),
-    ({"start_time": 5, "end_time": 4}, 500, 2, "StartTime (5) must be before EndTime (4)"),
-    ({"name_filter": "("}, 500, 2, "Name filter must be a valid regular expression: "),
+    # Upstream answers these four 500 with code 2; lgr 400 with code 3 (README, Differences).
+    ({"limit": 1001}, 400, 3, "Limit (1001) must be 1000 or less"),
+    ({"limit": -1}, 400, 3, "Limit (-1) must be greater than zero"),
+    ({"start_time": 5, "end_time": 4}, 400, 3, "StartTime (5) must be before EndTime (4)"),
+    ({"name_filter": "("}, 400, 3, "Name filter must be a valid regular expression: "),
+    ({"name_filter": "(a)\\1"}, 400, 3, "Name filter must be a valid regular expression: "),
+    ({"name_filter": "(?=a)"}, 400, 3, "Name filter must be a valid regular expression: "),
     ({"limit": "ten"}, 400, 3, 'parsing field "limit": strconv.ParseInt: parsing "ten": invalid syntax'),
     ({"start_time": "1.5"}, 400, 3, 'parsing field "start_time": strconv.ParseInt: parsing "1.5": invalid syntax'),
     ({"end_time": str(2**63)}, 400, 3, 'parsing field "end_time": strconv.ParseInt: parsing "9223372036854775808": value out of range'),
@@ -88,7 +91,7 @@ def test_read_parameters_select_time_range_types_limit_order_and_names(tmp_path)
     ({"envelope_types": "METRIC"}, 400, 3, "parsing field \"envelope_types\": 'METRIC' is not a valid value"),
     ([("limit", "1"), ("limit", "2")], 400, 3, "too many values for field 'limit'"),
 ])
-def test_read_errors_are_upstreams(tmp_path, params, status, code, message):
+def test_read_errors_are_client_errors_with_upstreams_messages(tmp_path, params, status, code, message):
     async def body():
         async with running_cache(tmp_path) as api:
             r = await api.get("/api/v1/read/app-1", params)

@@ -176,14 +176,21 @@ def test_range_queries_evaluate_every_step(tmp_path):
      "expected type range vector in call to function 'rate', got instant vector"),
     ("/api/v1/query", {"query": 'requests{source_id="app-1"} + cpu'}, 500, "internal",
      "Metric 'cpu' does not have a 'source_id' label."),
-    ("/api/v1/query", {"query": 'requests{source_id="app-1"}', "time": "soon"}, 500, "internal",
+    # A client's mistake is bad_data, as Prometheus's API answers it (upstream log cache: 500).
+    ("/api/v1/query", {"query": 'requests{source_id="app-1"}', "time": "soon"}, 400, "bad_data",
      "cannot parse 'soon' to a valid Unix or RFC3339 timestamp"),
     ("/api/v1/query_range", {"query": 'requests{source_id="app-1"}', "start": "1", "end": "2", "step": "x"},
-     500, "internal", "couldn't parse step: cannot parse 'x' to a valid step"),
+     400, "bad_data", "couldn't parse step: cannot parse 'x' to a valid step"),
     ("/api/v1/query_range", {"query": 'requests{source_id="app-1"}', "start": "", "end": "2", "step": "1"},
-     500, "internal", "couldn't parse start: cannot parse '' to a valid Unix or RFC3339 timestamp"),
+     400, "bad_data", "couldn't parse start: cannot parse '' to a valid Unix or RFC3339 timestamp"),
+    ("/api/v1/query_range", {"query": 'requests{source_id="app-1"}', "start": "2", "end": "1", "step": "1"},
+     400, "bad_data", "end timestamp must not be before start time"),
+    ("/api/v1/query_range", {"query": 'requests{source_id="app-1"}', "start": "1", "end": "2", "step": "0"},
+     400, "bad_data", "zero or negative query resolution step widths are not accepted"),
     ("/api/v1/query_range", {"query": 'requests{source_id="app-1"}[1m]', "start": "1", "end": "2", "step": "1"},
-     500, "internal", 'invalid expression type "range vector" for range query'),
+     400, "bad_data", 'invalid expression type "range vector" for range query'),
+    ("/api/v1/query", {"query": 'requests{source_id="app-1", x=~"(a)\\1"}'}, 400, "bad_data",
+     "invalid regular expression"),
 ])
 def test_query_errors_are_prometheus_error_bodies(tmp_path, path, params, status, kind, message):
     async def body():

@@ -6,10 +6,12 @@ upstream's clients check ("log-cache"). There is no token check here, as upstrea
 none: its HTTP front (cf-auth-proxy) authorizes, and this API trusts every client whose
 certificate the CA signed.
 
-Answers are upstream's: Read applies the same defaults and refusals as the HTTP API
-(lgr.core.apps.cache.reads); a refused read or query ends the call with status UNKNOWN and
-upstream's message, as a Go handler's plain error does; a request that does not parse ends with
-INVALID_ARGUMENT. Sample times are Unix seconds with three decimals, as text.
+Answers are upstream's, but for the status of a client's mistake: Read applies the same defaults
+and refusals as the HTTP API (lgr.core.apps.cache.reads), and a refused read or a query the
+client got wrong (promql's ``bad_data``) ends the call with INVALID_ARGUMENT and upstream's
+message where upstream's plain Go error gives UNKNOWN; a query that fails while running ends with
+UNKNOWN, as upstream's does; a request that does not parse ends with INVALID_ARGUMENT. Sample
+times are Unix seconds with three decimals, as text.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ class GrpcApi:
         try:
             envs = reads.read(self.store, query)
         except reads.ReadError as exc:
-            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         self.metrics.sync(self.store)
         # ReadResponse is one length-delimited field 1 holding the EnvelopeBatch: the wire shape
         # of a batch of one, so the envelopes go out as the bytes the store holds.
@@ -88,7 +90,7 @@ class GrpcApi:
         req = await parse_request(PromQL.InstantQueryRequest, data, context)
         started = time.monotonic()
         try:
-            result = self.engine.instant_result(promql.parse_query(req.query), req.time)
+            result = await self.engine.instant_result(promql.parse_query(req.query), req.time)
         except promql.QueryError as exc:
             await self._refuse(exc, context)
         finally:
@@ -112,8 +114,8 @@ class GrpcApi:
         req = await parse_request(PromQL.RangeQueryRequest, data, context)
         started = time.monotonic()
         try:
-            series = self.engine.range_result(promql.parse_query(req.query), req.start, req.end,
-                                              req.step)
+            series = await self.engine.range_result(promql.parse_query(req.query), req.start,
+                                                    req.end, req.step)
         except promql.QueryError as exc:
             await self._refuse(exc, context)
         finally:
@@ -125,7 +127,8 @@ class GrpcApi:
     async def _refuse(self, exc: promql.QueryError, context: grpc.aio.ServicerContext) -> None:
         if exc.kind == promql.INTERNAL:
             self.metrics.promql_errors.inc()
-        await context.abort(grpc.StatusCode.UNKNOWN, exc.message)
+            await context.abort(grpc.StatusCode.UNKNOWN, exc.message)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, exc.message)
 
 
 def _fill_matrix(matrix: PromQL.Matrix, series: list[promql.Series]) -> None:

@@ -11,11 +11,13 @@
 - ``GET /api/v1/query`` (``query``, ``time``) and ``/api/v1/query_range`` (``query``, ``start``,
   ``end``, ``step``): lgr.core.apps.cache.promql.
 
-Errors are upstream's: a query parameter that does not parse is 400 with grpc-gateway's
-``{"code":3,"message":...,"details":[]}``; a read the store refuses (limit over 1000, start after
-end, a bad name filter) is 500 with code 2, as the gRPC error reaches upstream's gateway; PromQL
-errors are ``{"status":"error","errorType":"bad_data"|"internal",...}`` with 400 or 500; auth
-refusals are an empty 404 (lgr.core.apps.cache.access). Every JSON body ends with a newline.
+Errors: a query parameter that does not parse is 400 with grpc-gateway's
+``{"code":3,"message":...,"details":[]}``; so is a read the store refuses (limit over 1000 or
+below 0, start after end, a bad name filter), with upstream's message (upstream answers those 500
+with code 2: README, Differences from upstream). PromQL errors are
+``{"status":"error","errorType":"bad_data"|"internal",...}`` with 400 or 500. Auth refusals are an
+empty 404 (lgr.core.apps.cache.access); a PromQL request's token is checked before its query is
+parsed. Every JSON body ends with a newline.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class HttpApi:
         try:
             envelopes = reads.read(self.store, reads.ReadQuery(source_id, **q))
         except reads.ReadError as exc:
-            return _status_error(500, 2, str(exc))
+            return _status_error(400, 3, str(exc))
         self.metrics.sync(self.store)
         return _json(200, jsonenc.read_response(envelopes))
 
@@ -135,8 +137,8 @@ class HttpApi:
 
     async def _promql(self, request: web.Request, instant: bool) -> web.Response:
         authorization = request.headers.get("Authorization")
-        if not self.access.open and not authorization:
-            return _not_found()
+        if not self.access.open and not await self.access.known(authorization):
+            return _not_found()  # before the query is even parsed
         params = request.query
         started = time.monotonic()
         try:
@@ -148,10 +150,10 @@ class HttpApi:
                 if not await self.access.may_read(authorization, ids):
                     return _not_found()
             if instant:
-                body = self.engine.instant(tree, params.get("time", ""))
+                body = await self.engine.instant(tree, params.get("time", ""))
             else:
-                body = self.engine.range(tree, params.get("start", ""), params.get("end", ""),
-                                         params.get("step", ""))
+                body = await self.engine.range(tree, params.get("start", ""), params.get("end", ""),
+                                               params.get("step", ""))
         except promql.QueryError as exc:
             if exc.kind == promql.INTERNAL:
                 self.metrics.promql_errors.inc()

@@ -10,11 +10,19 @@ hold ``[t - range, t]``, ``rate``/``increase`` extrapolate as ``extrapolatedRate
 is a running mean. Results are sorted by labels.
 
 Answers are the Prometheus HTTP API's JSON exactly as log cache's marshaler writes it: times as
-seconds with three decimals, values as Go's shortest ``'f'`` strings.
+seconds with three decimals, values as Go's shortest ``'f'`` strings. A query the client got wrong
+(its syntax, a time, a step, a range) is ``bad_data`` (HTTP 400, gRPC INVALID_ARGUMENT), as
+Prometheus's own API answers it; what fails while running (a timeout, a selector without a
+source id, many-to-many matching) is ``internal``.
+
+Queries run on the event loop without holding it: the store is read in slices (promql_eval) and
+a range query serves the loop between its steps every :data:`TURN` seconds, so one long query
+delays others by milliseconds, and QUERY_TIMEOUT ends it at the next slice or step.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -28,6 +36,7 @@ from lgr.core.apps.cache.store import Store
 LOOKBACK_MS = 5 * 60 * 1000
 MAX_POINTS = 11_000  # per series, as Prometheus's API limits range queries
 BAD_DATA, INTERNAL = "bad_data", "internal"
+TURN = 0.005  # seconds a range query computes steps before it lets the event loop run
 
 
 Labels = tuple  # a series' labels: sorted ``(name, value)`` pairs
@@ -63,6 +72,8 @@ def parse_query(query: str) -> object:
         return p.parse(query)
     except p.ParseError as exc:
         raise QueryError(str(exc), BAD_DATA) from None
+    except RecursionError:  # the parser bounds the depth first; never a traceback in an answer
+        raise QueryError(p.TOO_DEEP, BAD_DATA) from None
 
 
 def source_ids(tree: object) -> list[str]:
@@ -86,7 +97,8 @@ def parse_time(param: str) -> int:
 
         return int(datetime.fromisoformat(param.replace("Z", "+00:00")).timestamp() * 1e9)
     except (ValueError, OverflowError):
-        raise QueryError(f"cannot parse {param!r} to a valid Unix or RFC3339 timestamp") from None
+        raise QueryError(f"cannot parse {param!r} to a valid Unix or RFC3339 timestamp",
+                         BAD_DATA) from None
 
 
 def parse_step(param: str) -> int:
@@ -98,7 +110,7 @@ def parse_step(param: str) -> int:
     try:
         return p.parse_duration_ms(param)
     except p.ParseError:
-        raise QueryError(f"cannot parse {param!r} to a valid step") from None
+        raise QueryError(f"cannot parse {param!r} to a valid step", BAD_DATA) from None
 
 
 class Engine:
@@ -108,9 +120,9 @@ class Engine:
         self.store = store
         self.timeout = timeout
 
-    def instant(self, tree: object, time_param: str = "") -> bytes:
+    async def instant(self, tree: object, time_param: str = "") -> bytes:
         """The JSON answer of an instant query at ``time_param`` (default: now, whole second)."""
-        result = self.instant_result(tree, time_param)
+        result = await self.instant_result(tree, time_param)
         if result.type == p.SCALAR:
             t, value = result.value  # type: ignore[misc]
             return _success("scalar", _point(t, value))
@@ -119,16 +131,18 @@ class Engine:
         return _success("vector", [{"metric": _Labels(k), "value": _point(t, v)}
                                    for k, t, v in result.value])  # type: ignore[union-attr]
 
-    def range(self, tree: object, start: str, end: str, step: str) -> bytes:
+    async def range(self, tree: object, start: str, end: str, step: str) -> bytes:
         """The JSON answer (a matrix) of a range query."""
-        return _success("matrix", [_series(k, pts) for k, pts in self.range_result(tree, start, end, step)])
+        series = await self.range_result(tree, start, end, step)
+        return _success("matrix", [_series(k, pts) for k, pts in series])
 
-    def instant_result(self, tree: object, time_param: str = "") -> Result:
+    async def instant_result(self, tree: object, time_param: str = "") -> Result:
         """An instant query's value: a scalar ``(t, v)``, a vector of ``(labels, t, v)`` or a
         matrix of ``(labels, [(t, v), ...])``, sorted by labels; times in ms."""
         at_ns = parse_time(time_param) if time_param else time.time_ns() // 10**9 * 10**9
         t = at_ns // 1_000_000
         ctx = ev.Context(self.store, t, t, LOOKBACK_MS, time.monotonic() + self.timeout)
+        await _load(ctx, tree)
         value = _evaluate(ctx, tree, t)
         node_type = tree.type  # type: ignore[attr-defined]
         if node_type == p.SCALAR:
@@ -137,38 +151,50 @@ class Engine:
             return Result(node_type, sorted(value))
         return Result(p.VECTOR, [(k, t, v) for k, v in sorted(value)])
 
-    def range_result(self, tree: object, start: str, end: str, step: str) -> list[Series]:
+    async def range_result(self, tree: object, start: str, end: str, step: str) -> list[Series]:
         """A range query's matrix: ``(labels, [(t, v), ...])`` sorted by labels; times in ms."""
         try:
             step_ms = parse_step(step)
         except QueryError as exc:
-            raise QueryError(f"couldn't parse step: {exc.message}") from None
+            raise QueryError(f"couldn't parse step: {exc.message}", BAD_DATA) from None
         bounds = []
         for name, param in (("start", start), ("end", end)):
             try:
                 bounds.append(parse_time(param) // 1_000_000)
             except QueryError as exc:
-                raise QueryError(f"couldn't parse {name}: {exc.message}") from None
+                raise QueryError(f"couldn't parse {name}: {exc.message}", BAD_DATA) from None
         start_ms, end_ms = bounds
         if step_ms <= 0:
             raise QueryError("zero or negative query resolution step widths are not accepted. "
-                             "Try a positive integer")
+                             "Try a positive integer", BAD_DATA)
         if end_ms < start_ms:
-            raise QueryError("end timestamp must not be before start time")
+            raise QueryError("end timestamp must not be before start time", BAD_DATA)
         if (end_ms - start_ms) // step_ms + 1 > MAX_POINTS:
             raise QueryError("exceeded maximum resolution of 11,000 points per timeseries. "
-                             "Try decreasing the query resolution (?step=XX)")
+                             "Try decreasing the query resolution (?step=XX)", BAD_DATA)
         if tree.type not in (p.SCALAR, p.VECTOR):  # type: ignore[attr-defined]
             raise QueryError(f'invalid expression type "{tree.type}" for range query, '  # type: ignore[attr-defined]
-                             "must be Scalar or instant Vector")
+                             "must be Scalar or instant Vector", BAD_DATA)
         ctx = ev.Context(self.store, start_ms, end_ms, LOOKBACK_MS, time.monotonic() + self.timeout)
+        await _load(ctx, tree)
         series: dict[tuple, list[tuple[int, float]]] = {}
+        turn = time.monotonic() + TURN
         for t in range(start_ms, end_ms + 1, step_ms):
             value = _evaluate(ctx, tree, t)
             samples = [((), value)] if tree.type == p.SCALAR else value  # type: ignore[attr-defined]
             for key, v in samples:
                 series.setdefault(key, []).append((t, v))
+            if time.monotonic() > turn:
+                await asyncio.sleep(0)
+                turn = time.monotonic() + TURN
         return sorted(series.items())
+
+
+async def _load(ctx: ev.Context, tree: object) -> None:
+    try:
+        await ctx.load(tree)
+    except ev.EvalError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _evaluate(ctx: ev.Context, tree: object, t: int):  # noqa: ANN202
@@ -176,6 +202,8 @@ def _evaluate(ctx: ev.Context, tree: object, t: int):  # noqa: ANN202
         return ctx.evaluate(tree, t)
     except ev.EvalError as exc:
         raise QueryError(str(exc)) from None
+    except RecursionError:  # the parser bounds the depth; this keeps a traceback out of any answer
+        raise QueryError(p.TOO_DEEP, BAD_DATA) from None
 
 
 def _success(result_type: str, result: list) -> bytes:  # a list of samples or one point

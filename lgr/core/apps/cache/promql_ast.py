@@ -5,26 +5,35 @@ Each node's ``type`` is what it evaluates to: a scalar, an instant vector or a r
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from lgr.core import regex
 
 SCALAR, VECTOR, MATRIX = "scalar", "instant vector", "range vector"
 
 
 @dataclass(frozen=True)
 class Matcher:
-    """``name op value`` on a label; regexes are anchored, as in Prometheus."""
+    """``name op value`` on a label; regexes are RE2, anchored as Prometheus anchors them.
+
+    Building a ``=~`` or ``!~`` matcher compiles its regex; RegexError when RE2 refuses it.
+    """
 
     name: str
     op: str
     value: str
+    compiled: regex.Regex | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.op in ("=~", "!~") and self.compiled is None:
+            object.__setattr__(self, "compiled", regex.compile_anchored(self.value))
 
     def matches(self, actual: str) -> bool:
         if self.op == "=":
             return actual == self.value
         if self.op == "!=":
             return actual != self.value
-        hit = re.fullmatch(self.value, actual) is not None
+        hit = self.compiled.search(actual)  # type: ignore[union-attr]
         return hit if self.op == "=~" else not hit
 
 

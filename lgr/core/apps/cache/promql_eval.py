@@ -3,25 +3,31 @@
 Values are a float (scalar), a list of ``(labels, value)`` (instant vector) or a list of
 ``(labels, [(t_ms, value), ...])`` (range vector); ``labels`` is a sorted tuple of pairs. Each
 selector's series are read once per query, over the whole window the query needs, so a range
-query of many steps reads the store once per selector. See lgr.core.apps.cache.promql for the
-data model and the Prometheus semantics kept.
+query of many steps reads the store once per selector. :meth:`Context.load` does that reading
+before the evaluation, in slices of :data:`SLICE` envelopes with the event loop served between
+them, so a query over a large store delays the cache's other requests by one slice at a time; the
+query's deadline is checked at every slice and at every node evaluated. See
+lgr.core.apps.cache.promql for the data model and the Prometheus semantics kept.
 """
 
 from __future__ import annotations
 
-import math
+import asyncio
 import re
 import time
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core.apps.cache import promql_ast as p
+from lgr.core.apps.cache import promql_funcs as fn
 from lgr.core.apps.cache.store import METRIC_CODES, Store
 
 _SANITIZE = re.compile(r"^[^A-z_]|[\W_]+?", re.ASCII)  # upstream's SanitizeMetricName
 _READ_ALL = 1 << 62
-Labels = tuple[tuple[str, str], ...]
+SLICE = 500  # envelopes decoded between two turns of the event loop (a few milliseconds)
+TIMED_OUT = "query timed out in expression evaluation"
+Labels = fn.Labels
 
 
 def sanitize(name: str) -> str:
@@ -31,17 +37,23 @@ def sanitize(name: str) -> str:
 
 def selectors(node: object) -> Iterator[p.Selector]:
     """Every instant selector in the tree (those inside range selectors too)."""
+    for selector, _ in selector_ranges(node):
+        yield selector
+
+
+def selector_ranges(node: object) -> Iterator[tuple[p.Selector, int | None]]:
+    """Every instant selector in the tree with its range (ms; None outside a range selector)."""
     if isinstance(node, p.Selector):
-        yield node
+        yield node, None
     elif isinstance(node, p.RangeSelector):
-        yield node.selector
+        yield node.selector, node.range_ms
     elif isinstance(node, p.Call):
-        yield from selectors(node.arg)
+        yield from selector_ranges(node.arg)
     elif isinstance(node, p.Aggregate):
-        yield from selectors(node.expr)
+        yield from selector_ranges(node.expr)
     elif isinstance(node, p.Binary):
-        yield from selectors(node.lhs)
-        yield from selectors(node.rhs)
+        yield from selector_ranges(node.lhs)
+        yield from selector_ranges(node.rhs)
 
 
 def selected_sources(selector: p.Selector) -> list[str]:
@@ -68,10 +80,25 @@ class Context:
         self.deadline = deadline
         self._series: dict[tuple[p.Selector, int], list[tuple[Labels, list[int], list[float]]]] = {}
 
+    async def load(self, tree: object) -> None:
+        """Read the series of every selector in ``tree``, serving the event loop between slices."""
+        for sel, range_ms in selector_ranges(tree):
+            window = self.lookback_ms if range_ms is None else range_ms
+            if (sel, window) in self._series:
+                continue
+            building = self._build(sel, window)
+            while True:
+                try:
+                    next(building)
+                except StopIteration as done:
+                    self._series[(sel, window)] = done.value
+                    break
+                await asyncio.sleep(0)
+
     def evaluate(self, node: object, t: int):  # noqa: ANN201 - float | vector | matrix
         """The value of ``node`` at ``t`` (ms)."""
         if time.monotonic() > self.deadline:
-            raise EvalError("query timed out in expression evaluation")
+            raise EvalError(TIMED_OUT)
         if isinstance(node, p.Number):
             return node.value
         if isinstance(node, p.Selector):
@@ -80,11 +107,14 @@ class Context:
             return self._range(node, t)
         if isinstance(node, p.Call):
             return [(k, v) for k, pts in self._range(node.arg, t)
-                    if (v := _range_function(node.func, pts, t, node.arg.range_ms)) is not None]
+                    if (v := fn.range_function(node.func, pts, t, node.arg.range_ms)) is not None]
         if isinstance(node, p.Aggregate):
-            return _aggregate(node, self.evaluate(node.expr, t))
+            return fn.aggregate(node, self.evaluate(node.expr, t))
         if isinstance(node, p.Binary):
-            return _binary(node.op, self.evaluate(node.lhs, t), self.evaluate(node.rhs, t))
+            try:
+                return fn.binary(node.op, self.evaluate(node.lhs, t), self.evaluate(node.rhs, t))
+            except fn.ManyToManyError as exc:
+                raise EvalError(str(exc)) from None
         raise EvalError(f"cannot evaluate {type(node).__name__}")
 
     def _instant(self, sel: p.Selector, t: int) -> list[tuple[Labels, float]]:
@@ -108,8 +138,12 @@ class Context:
     def series(self, sel: p.Selector, window_ms: int) -> list[tuple[Labels, list[int], list[float]]]:
         """The selector's series over the query's window: labels, times (ms) and values."""
         cached = self._series.get((sel, window_ms))
-        if cached is not None:
-            return cached
+        if cached is None:  # not loaded: read it now, all at once
+            cached = self._series[(sel, window_ms)] = _drain(self._build(sel, window_ms))
+        return cached
+
+    def _build(self, sel: p.Selector, window_ms: int) -> Generator[None, None, list]:
+        """Read the selector's series, yielding after every SLICE envelopes; returns them."""
         sources = selected_sources(sel)
         if not sources:
             raise EvalError(f"Metric '{sel.name}' does not have a 'source_id' label.")
@@ -119,17 +153,26 @@ class Context:
         built: dict[Labels, tuple[list[int], list[float]]] = {}
         for sid in sources:
             for n, data in enumerate(self.store.read(sid, start_ns, end_ns, METRIC_CODES, _READ_ALL)):
-                if n % 1000 == 999 and time.monotonic() > self.deadline:
-                    raise EvalError("query timed out in expression evaluation")
+                if n % SLICE == SLICE - 1:
+                    if time.monotonic() > self.deadline:
+                        raise EvalError(TIMED_OUT)
+                    yield
                 sample = _sample(envelope_pb2.Envelope.FromString(data), sel)
                 if sample is not None:
                     key, t, v = sample
                     times, values = built.setdefault(key, ([], []))
                     times.append(t)
                     values.append(v)
-        result = [(k, ts, vs) for k, (ts, vs) in built.items()]
-        self._series[(sel, window_ms)] = result
-        return result
+        return [(k, ts, vs) for k, (ts, vs) in built.items()]
+
+
+def _drain(building: Generator[None, None, list]) -> list:
+    """Run ``building`` to its end without pausing; its result."""
+    while True:
+        try:
+            next(building)
+        except StopIteration as done:
+            return done.value
 
 
 def _sample(env: envelope_pb2.Envelope, sel: p.Selector) -> tuple[Labels, int, float] | None:
@@ -156,125 +199,3 @@ def _sample(env: envelope_pb2.Envelope, sel: p.Selector) -> tuple[Labels, int, f
     if not all(m.matches(labels.get(m.name, "")) for m in sel.matchers):
         return None
     return tuple(sorted(labels.items())), env.timestamp // 1_000_000_000 * 1000, value
-
-
-def _range_function(func: str, points: list[tuple[int, float]], t: int, range_ms: int) -> float | None:
-    values = [v for _, v in points]
-    if func in ("rate", "increase"):
-        return _extrapolated_rate(points, t - range_ms, t, range_ms, func == "rate")
-    if func == "count_over_time":
-        return float(len(values))
-    if func == "sum_over_time":
-        return _sum(values)
-    if func == "min_over_time":
-        return _fold(values, lambda a, b: b < a)
-    if func == "max_over_time":
-        return _fold(values, lambda a, b: b > a)
-    return _mean(values)  # avg_over_time
-
-
-def _extrapolated_rate(points: list[tuple[int, float]], range_start: int, range_end: int,
-                       range_ms: int, is_rate: bool) -> float | None:
-    """Prometheus 2.x ``extrapolatedRate`` for a counter."""
-    if len(points) < 2:
-        return None
-    correction, last = 0.0, 0.0
-    for _, v in points:
-        if v < last:
-            correction += last
-        last = v
-    first_t, first_v = points[0]
-    last_t = points[-1][0]
-    result = last - first_v + correction
-    to_start = (first_t - range_start) / 1000
-    to_end = (range_end - last_t) / 1000
-    sampled = (last_t - first_t) / 1000
-    average = sampled / (len(points) - 1)
-    if result > 0 and first_v >= 0:
-        to_zero = _div(sampled * first_v, result)
-        if to_zero < to_start:
-            to_start = to_zero
-    threshold = average * 1.1
-    interval = sampled
-    interval += to_start if to_start < threshold else average / 2
-    interval += to_end if to_end < threshold else average / 2
-    result = result * _div(interval, sampled)
-    return result / (range_ms / 1000) if is_rate else result
-
-
-def _aggregate(node: p.Aggregate, vector: list[tuple[Labels, float]]) -> list[tuple[Labels, float]]:
-    groups: dict[Labels, list[float]] = {}
-    wanted = set(node.labels)
-    for key, v in vector:
-        if node.without:
-            group = tuple((k, x) for k, x in key if k not in wanted and k != "__name__")
-        else:
-            group = tuple((k, x) for k, x in key if k in wanted)
-        groups.setdefault(group, []).append(v)
-    fold = {
-        "sum": _sum,
-        "avg": _mean,
-        "count": lambda vs: float(len(vs)),
-        "max": lambda vs: _fold(vs, lambda a, b: b > a),
-        "min": lambda vs: _fold(vs, lambda a, b: b < a),
-    }[node.op]
-    return [(group, fold(values)) for group, values in groups.items()]
-
-
-def _sum(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
-def _mean(values: list[float]) -> float:
-    mean, count = 0.0, 0
-    for v in values:  # Prometheus's running mean, so results match it to the last bit
-        count += 1
-        mean += (v - mean) / count
-    return mean
-
-
-def _fold(values: list[float], better) -> float:  # noqa: ANN001
-    best = values[0]
-    for v in values[1:]:
-        if better(best, v) or math.isnan(best):
-            best = v
-    return best
-
-
-def _binary(op: str, lhs, rhs):  # noqa: ANN001, ANN202
-    if isinstance(lhs, float) and isinstance(rhs, float):
-        return _arith(op, lhs, rhs)
-    if isinstance(rhs, float):
-        return [(k, _arith(op, v, rhs)) for k, v in lhs]
-    if isinstance(lhs, float):
-        return [(k, _arith(op, lhs, v)) for k, v in rhs]
-    right: dict[Labels, float] = {}
-    for k, v in rhs:
-        if k in right:
-            raise EvalError("many-to-many matching not allowed: duplicate series on the right-hand side")
-        right[k] = v
-    return [(k, _arith(op, v, right[k])) for k, v in lhs if k in right]
-
-
-def _arith(op: str, a: float, b: float) -> float:
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if op == "/":
-        return _div(a, b)
-    return math.fmod(a, b) if b != 0 and not math.isinf(a) else math.nan
-
-
-def _div(a: float, b: float) -> float:
-    """a / b with IEEE results for a zero divisor, as Go computes it."""
-    if b != 0:
-        return a / b
-    if a == 0 or math.isnan(a):
-        return math.nan
-    return math.copysign(math.inf, a) * math.copysign(1.0, b)

@@ -8,6 +8,11 @@ argument; ``+ - * / %`` between scalars and vectors (``*``, ``/``, ``%`` bind ti
 minus; parentheses. Durations are Prometheus's (``ms s m h d w y``, combinable: ``1h30m``).
 
 :func:`parse` raises :class:`ParseError` with a message naming what it expected and where.
+
+A query may nest at most :data:`MAX_DEPTH` levels: each parenthesis, unary sign, function call,
+aggregation and binary operator counts one, along the deepest path of the query. Prometheus has
+no such bound (Go's stacks grow); here both the parser and the evaluator recurse, and past the
+bound a query is refused before either runs out of stack.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from lgr.core.apps.cache.promql_ast import (
     RangeSelector,
     Selector,
 )
+from lgr.core.regex import RegexError
 
 AGGREGATIONS = ("sum", "avg", "max", "min", "count")
 RANGE_FUNCTIONS = ("rate", "increase", "avg_over_time", "min_over_time", "max_over_time",
                    "sum_over_time", "count_over_time")
 MATCH_OPS = ("=", "!=", "=~", "!~")
+MAX_DEPTH = 128
+TOO_DEEP = (f"query is nested too deeply: more than {MAX_DEPTH} levels of parentheses, "
+            "operators, functions or aggregations")
 
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -81,6 +90,22 @@ class _Parser:
                 self.tokens.append((m.lastgroup, m.group(), pos))  # type: ignore[arg-type]
             pos = m.end()
         self.i = 0
+        self.level = 0  # nesting entered and not yet left, while descending
+        # id(node) -> (levels it spans, node); holding the node keeps its id from being reused
+        self.depths: dict[int, tuple[int, object]] = {}
+
+    def _enter(self) -> None:
+        self.level += 1
+        if self.level > MAX_DEPTH:
+            raise ParseError(TOO_DEEP)
+
+    def _built(self, node: object, *children: object) -> object:
+        """Record ``node``'s depth: one more than its deepest child; refuse past MAX_DEPTH."""
+        depth = 1 + max((self.depths.get(id(c), (1, c))[0] for c in children), default=0)
+        if depth > MAX_DEPTH:
+            raise ParseError(TOO_DEEP)
+        self.depths[id(node)] = (depth, node)
+        return node
 
     def parse(self) -> object:
         if not self.tokens:
@@ -115,25 +140,35 @@ class _Parser:
         expr = self._product()
         while (tok := self._peek()) and tok[0] == "op" and tok[1] in "+-":
             self.i += 1
-            expr = _binary(tok[1], expr, self._product())
+            rhs = self._product()
+            expr = self._built(_binary(tok[1], expr, rhs), expr, rhs)
         return expr
 
     def _product(self) -> object:
         expr = self._unary()
         while (tok := self._peek()) and tok[0] == "op" and tok[1] in ("*", "/", "%"):
             self.i += 1
-            expr = _binary(tok[1], expr, self._unary())
+            rhs = self._unary()
+            expr = self._built(_binary(tok[1], expr, rhs), expr, rhs)
         return expr
 
     def _unary(self) -> object:
         if self._accept("-"):
-            inner = self._unary()
+            inner = self._nested(self._unary)
             if isinstance(inner, Number):
-                return Number(-inner.value)
-            return _binary("*", Number(-1.0), inner)
+                return self._built(Number(-inner.value), inner)
+            return self._built(_binary("*", Number(-1.0), inner), inner)
         if self._accept("+"):
-            return self._unary()
+            inner = self._nested(self._unary)
+            return self._built(inner, inner)
         return self._primary()
+
+    def _nested(self, parse):  # noqa: ANN001, ANN202 - one level deeper: parse() inside it
+        self._enter()
+        try:
+            return parse()
+        finally:
+            self.level -= 1
 
     def _primary(self) -> object:
         tok = self._peek()
@@ -145,9 +180,9 @@ class _Parser:
             return Number(float(value))
         if value == "(":
             self.i += 1
-            expr = self._sum()
+            expr = self._nested(self._sum)
             self._expect(")")
-            return expr
+            return self._built(expr, expr)
         if value == "{":
             return self._range_suffix(Selector("", self._matchers()))
         if kind != "ident":
@@ -166,12 +201,12 @@ class _Parser:
     def _aggregate(self, op: str) -> Aggregate:
         labels, without = self._grouping()
         self._expect("(")
-        expr = self._sum()
+        expr = self._nested(self._sum)
         self._expect(")")
         if labels is None:
             labels, without = self._grouping()
         _check_type(expr, VECTOR, f"aggregation {op!r}")
-        return Aggregate(op, expr, tuple(labels or ()), without)
+        return self._built(Aggregate(op, expr, tuple(labels or ()), without), expr)
 
     def _grouping(self) -> tuple[list[str] | None, bool]:
         tok = self._peek()
@@ -197,10 +232,10 @@ class _Parser:
             raise ParseError(f"unknown or unsupported function {name!r} "
                              f"(supported: {', '.join(RANGE_FUNCTIONS)})")
         self._expect("(")
-        arg = self._sum()
+        arg = self._nested(self._sum)
         self._expect(")")
         _check_type(arg, MATRIX, f"call to function {name!r}")
-        return Call(name, arg)  # type: ignore[arg-type]
+        return self._built(Call(name, arg), arg)  # type: ignore[arg-type]
 
     def _matchers(self) -> tuple[Matcher, ...]:
         self._expect("{")
@@ -218,12 +253,11 @@ class _Parser:
             if value is None or value[0] != "string":
                 self._fail("a quoted label value")
             self.i += 1
-            matcher = Matcher(tok[1], op[1], _unquote(value[1]))  # type: ignore[index]
-            if matcher.op in ("=~", "!~"):
-                try:
-                    re.compile(matcher.value)
-                except re.error as exc:
-                    raise ParseError(f"invalid regular expression {matcher.value!r}: {exc}") from None
+            text = _unquote(value[1])  # type: ignore[index]
+            try:
+                matcher = Matcher(tok[1], op[1], text)  # type: ignore[index]
+            except RegexError as exc:
+                raise ParseError(f"invalid regular expression {text!r}: {exc}") from None
             out.append(matcher)
             if not self._accept(","):
                 self._expect("}")

@@ -9,11 +9,11 @@ adds nothing to the others.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from lgr.core import namefilter
 from lgr.core.apps.cache.store import Store
 
 MAX_LIMIT, DEFAULT_LIMIT = 1000, 100
@@ -48,8 +48,8 @@ def read(store: Store, q: ReadQuery) -> list[bytes]:
     name_filter = None
     if q.name_filter:
         try:
-            name_filter = re.compile(q.name_filter)
-        except re.error as exc:
+            name_filter = namefilter.compile_filter(q.name_filter)
+        except namefilter.RegexError as exc:
             raise ReadError(f"Name filter must be a valid regular expression: {exc}") from None
     kinds = [k for k in q.envelope_types if k != 0]
     return store.read(q.source_id, start, end or time.time_ns(), kinds, limit or DEFAULT_LIMIT,

@@ -23,7 +23,6 @@ nudges them apart by up to 4 µs instead). Memory is accounted as the envelope's
 from __future__ import annotations
 
 import heapq
-import re
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 
 from lgr.core import namefilter
 from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.regex import Regex
 
 # Kind codes are log cache's EnvelopeType numbers (logcache_v1: ANY=0, LOG=1 ... EVENT=5); an
 # envelope without a message is stored as 0 and only returned by reads without a type filter.
@@ -212,7 +212,7 @@ class Store:
 
     def read(self, source_id: str, start: int, end: int, kinds: Collection[int] = (),
              limit: int = 100, descending: bool = False,
-             name_filter: re.Pattern[str] | None = None) -> list[bytes]:
+             name_filter: Regex | None = None) -> list[bytes]:
         """Up to ``limit`` envelopes of ``source_id`` with ``start <= timestamp < end``."""
         src = self._sources.get(source_id)
         if src is None or limit <= 0 or start >= end:
@@ -228,7 +228,7 @@ class Store:
         return out
 
     def _scan_asc(self, src: _Source, start: int, end: int, kinds: frozenset[int], limit: int,
-                  name_filter: re.Pattern[str] | None) -> list[bytes]:
+                  name_filter: Regex | None) -> list[bytes]:
         chunks, out = src.chunks, []
         ci = bisect_left(src.lasts, start)
         first = True
@@ -244,7 +244,7 @@ class Store:
         return out
 
     def _scan_desc(self, src: _Source, start: int, end: int, kinds: frozenset[int], limit: int,
-                   name_filter: re.Pattern[str] | None) -> list[bytes]:
+                   name_filter: Regex | None) -> list[bytes]:
         chunks, out = src.chunks, []
         ci = min(bisect_left(src.lasts, end), len(chunks) - 1)
         while ci >= 0 and len(out) < limit:
@@ -268,7 +268,7 @@ class Store:
 
 
 def _take(c: _Chunk, positions: range, kinds: frozenset[int],
-          name_filter: re.Pattern[str] | None, out: list[bytes], limit: int) -> None:
+          name_filter: Regex | None, out: list[bytes], limit: int) -> None:
     """Append the envelopes at ``positions`` of ``c`` that pass the filters, up to ``limit``."""
     room = limit - len(out)
     if not kinds and name_filter is None:
