@@ -61,7 +61,7 @@ def test_errors_name_the_cause(tmp_path):
                 with pytest.raises(LogCacheError, match=r"refused to serve source 'secret' \(404\)") as err:
                     await cache.read("secret")
                 assert err.value.status == 404 and "--token" in err.value.hint
-                with pytest.raises(LogCacheError, match="answered 500: Limit \\(5000\\) must be 1000 or less"):
+                with pytest.raises(LogCacheError, match="answered 400: Limit \\(5000\\) must be 1000 or less"):
                     await cache.read("app-1", limit=5000)
                 with pytest.raises(LogCacheError, match="rejected the query: expected"):
                     await cache.query('rate(x{source_id="app-1"}')
