@@ -6,28 +6,45 @@ generic handler whose request and response stay raw bytes (``grpc_server.identit
 stream's batches out (:meth:`EgressServiceBase._send`): one EnvelopeBatch per batch for
 BatchedReceiver, one Envelope per message for Receiver. Subclasses implement the two RPC methods
 (parse the request, open their kind of stream, ``_send`` it, close it) and :meth:`_end_stream`.
+
+A batch goes out in as many messages as gRPC's message limit needs (:func:`batching.fit`); an
+envelope too large for any message is dropped and counted on its stream, with a log line at most
+every 10 s, and the stream goes on. A write that fails because the client has gone ends the
+stream quietly (gRPC would log its internal error with a traceback).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import grpc
 
+from lgr.core.batching import fit
+from lgr.core.drops import DropTracker
 from lgr.core.envelope import join_batch
 from lgr.core.grpc_server import identity
 from lgr.core.metrics import Gauge
+from lgr.core.tls import MAX_MESSAGE_BYTES
 
 SERVICE = "loggregator.v2.Egress"
 
+_log = logging.getLogger("lgr.egress")
+
+# Logs (at most every 10 s) why envelopes were dropped; each stream's own tracker counts them.
+_too_large = DropTracker(f"envelopes too large for one gRPC message ({MAX_MESSAGE_BYTES} bytes)",
+                         [])
+
 
 class EgressStream(Protocol):
-    """What the base needs of a stream: an id and its next batch ([] once it has ended)."""
+    """What the base needs of a stream: an id, its drop tracker and its next batch ([] once it
+    has ended)."""
 
     id: int
+    drops: DropTracker
 
     def next_batch(self) -> Awaitable[list[bytes]]: ...
 
@@ -104,13 +121,34 @@ class EgressServiceBase(Generic[S]):
     @staticmethod
     async def _send(stream: S, context: grpc.aio.ServicerContext, *, batched: bool,
                     sent: Callable[[list[bytes]], None]) -> None:
-        """Write ``stream``'s batches until it ends; ``sent`` gets what each message carried."""
+        """Write ``stream``'s batches until it ends or a write fails (the client has gone);
+        ``sent`` gets what each message carried."""
         await context.send_initial_metadata(())
         while batch := await stream.next_batch():
             if batched:
-                await context.write(join_batch(batch))
-                sent(batch)
-                continue
-            for env in batch:
-                await context.write(env)
-                sent([env])
+                runs, too_large = fit(batch)
+                for run in runs:
+                    if not await _write(context, join_batch(run)):
+                        return
+                    sent(run)
+            else:
+                too_large = [env for env in batch if len(env) > MAX_MESSAGE_BYTES]
+                for env in batch:
+                    if len(env) <= MAX_MESSAGE_BYTES:
+                        if not await _write(context, env):
+                            return
+                        sent([env])
+            if too_large:
+                stream.drops(len(too_large))
+                _too_large(len(too_large))
+
+
+async def _write(context: grpc.aio.ServicerContext, message: bytes) -> bool:
+    """Write one message; False when the call is broken (a server stream's write fails only then,
+    raising gRPC's internal ExecuteBatchError before the call is marked cancelled)."""
+    try:
+        await context.write(message)
+    except Exception as exc:  # noqa: BLE001 - any failed write ends this stream, and only it
+        _log.debug("egress write failed, ending the stream: %s: %s", type(exc).__name__, exc)
+        return False
+    return True

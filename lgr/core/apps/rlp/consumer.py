@@ -64,9 +64,11 @@ class ConsumerStream:
         """Start reading from every router."""
         self._routers.start()
 
-    async def stop(self) -> None:
-        """Stop reading from the routers (idempotent)."""
-        await self._routers.stop()
+    def discard(self) -> None:
+        """Stop reading from the routers and free the buffer, without waiting (idempotent):
+        the consumer has gone, or has been sent everything."""
+        self.close()
+        self.diode.take(self.diode.size)
 
     @property
     def connected(self) -> set[str]:

@@ -57,7 +57,10 @@ class EgressService(EgressServiceBase[ConsumerStream]):
             await self._send(stream, context, batched=batched,
                              sent=lambda envs: egress.inc(len(envs) - reports(envs)))
         finally:
-            await self._close(stream)
+            # Synchronous, so nothing can skip it: grpc.aio cancels the handler (again) when a
+            # consumer leaves, and a cancellation delivered at an await here would keep the
+            # slot, the router streams and the buffer forever.
+            self._close(stream)
 
     def _end_stream(self, stream: ConsumerStream) -> None:
         stream.close()
@@ -90,6 +93,6 @@ class EgressService(EgressServiceBase[ConsumerStream]):
         stream.start()
         return stream
 
-    async def _close(self, stream: ConsumerStream) -> None:
-        await stream.stop()
+    def _close(self, stream: ConsumerStream) -> None:
+        stream.discard()
         self._remove(stream)

@@ -221,7 +221,8 @@ class Handlers:
             await ws.prepare(request)
             await session.run()
         finally:
-            await stream.stop()
+            # Nothing awaited here: a cancellation (the client left) must not skip the cleanup.
+            stream.cancel()
             self.sessions.discard(session)
             gauge.dec()
         return ws
