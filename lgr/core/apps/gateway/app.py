@@ -15,6 +15,7 @@ from aiohttp import web
 
 from lgr.core import tls
 from lgr.core.apps.gateway.config import GatewayConfig
+from lgr.core.apps.gateway.limits import StreamLimits
 from lgr.core.apps.gateway.metrics import GatewayMetrics
 from lgr.core.apps.gateway.provider import LogsProvider
 from lgr.core.apps.gateway.read import ReadHandler, page_not_found
@@ -76,7 +77,8 @@ class Gateway(Component):
         self.authorizer = build_authorizer(cfg.auth_options(), self.metrics)
         self.provider = LogsProvider(cfg.logs_provider_addr, creds, cfg.logs_provider_common_name)
         self.reader = ReadHandler(self.provider, self.authorizer, self.m, float(cfg.heartbeat),
-                                  float(cfg.stream_timeout))
+                                  float(cfg.stream_timeout),
+                                  StreamLimits(cfg.max_streams, cfg.max_streams_per_token))
         app = web.Application()
         app.router.add_route("*", "/v2/read", self.reader.handle)
         app.router.add_route("*", "/{tail:.*}", page_not_found)

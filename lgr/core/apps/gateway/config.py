@@ -12,6 +12,9 @@ lgr differences: the UAA and CAPI settings are optional, and without LOG_ADMIN_A
 from LGR_TOKENS_FILE (see lgr.core.auth); LGR_GATEWAY_HEARTBEAT (upstream hard-codes 15s) and
 LGR_GATEWAY_AUTH_CACHE_TTL expose fixed values; METRICS_PORT defaults to 14827 (-1: off), over
 mTLS with METRICS_*_PATH falling back to LOGS_PROVIDER_CA_PATH and the HTTP certificate.
+LGR_GATEWAY_MAX_STREAMS (400) and LGR_GATEWAY_MAX_STREAMS_PER_TOKEN (50) cap open /v2/read
+streams, which upstream leaves unbounded: each takes one of the RLP's MAX_EGRESS_STREAMS (500)
+slots, and one client must not be able to take them all (README, Differences from upstream).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from lgr.core.auth.options import DEFAULT_CACHE_TTL, TOKENS_FILE_ENV, AuthOption
 from lgr.core.config import Duration, check_port, setting
 from lgr.core.settings import (
     MetricsEndpoint,
+    at_least_problems,
     env_names,
     metrics_file_setting,
     metrics_port_setting,
@@ -102,6 +106,13 @@ class GatewayConfig(MetricsEndpoint):
     auth_cache_ttl: Duration = setting(
         "LGR_GATEWAY_AUTH_CACHE_TTL", Duration(DEFAULT_CACHE_TTL),
         "how long UAA/CAPI answers that grant access are reused (0: never)")
+    max_streams: int = setting(
+        "LGR_GATEWAY_MAX_STREAMS", 400,
+        "open /v2/read streams in all; more get 429 (keep it below the RLP's MAX_EGRESS_STREAMS "
+        "so other consumers keep a slot)")
+    max_streams_per_token: int = setting(
+        "LGR_GATEWAY_MAX_STREAMS_PER_TOKEN", 50,
+        "open /v2/read streams per token; more get 429")
     metrics_port: int = metrics_port_setting(14827)
     metrics_ca_file: str = metrics_file_setting(0, "LOGS_PROVIDER_CA_PATH")
     metrics_cert_file: str = metrics_file_setting(1, "HTTP_CERT_PATH")
@@ -156,5 +167,8 @@ class GatewayConfig(MetricsEndpoint):
         problems += self.metrics_problems()
         problems += positive_problems(("STREAM_TIMEOUT", self.stream_timeout),
                                       ("LGR_GATEWAY_HEARTBEAT", self.heartbeat))
+        problems += at_least_problems(("LGR_GATEWAY_MAX_STREAMS", self.max_streams, 1),
+                                      ("LGR_GATEWAY_MAX_STREAMS_PER_TOKEN",
+                                       self.max_streams_per_token, 1))
         problems += self.auth_options().validate(AUTH_ENV)
         return problems

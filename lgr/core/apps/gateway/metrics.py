@@ -24,3 +24,9 @@ class GatewayMetrics:
             "stream_timeouts", "Streams ended with a closing event at STREAM_TIMEOUT")
         self.bad_requests = registry.counter(
             "bad_requests", "Requests refused for their method or query (405, 400)")
+        self.rejected_streams = {
+            reason: registry.counter(
+                "rejected_streams", "Streams refused: past LGR_GATEWAY_MAX_STREAMS or "
+                "LGR_GATEWAY_MAX_STREAMS_PER_TOKEN (429), or by the reverse log proxy (503, 502)",
+                labels={"reason": reason})
+            for reason in ("max_streams", "max_streams_per_token", "logs_provider")}
