@@ -52,7 +52,8 @@ def vectors_dir() -> Path:
 class PKI:
     """A directory made by lgr.core.certs: ``ca`` plus ``cert(name)`` / ``key(name)`` per leaf.
 
-    ``rogue`` is an unrelated CA with only a ``client`` leaf, for tests that must be refused.
+    ``rogue`` is an unrelated CA with only a ``client`` and a ``router`` leaf, for tests that must be
+    refused.
     """
 
     dir: Path
@@ -79,10 +80,11 @@ class PKI:
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
-    """A CA with a leaf for every component (and client), plus a rogue CA with its own client."""
+    """A CA with a leaf per component role (and the client), as `lgr certs gen` makes them, plus a
+    rogue CA with its own client and router."""
     from lgr.core import certs
 
     base = tmp_path_factory.mktemp("pki")
     certs.generate_pki(base / "ca", days=30)
-    certs.generate_pki(base / "rogue", components=("client",), days=30)
+    certs.generate_pki(base / "rogue", components=("client", "router"), days=30)
     return PKI(base / "ca", rogue=PKI(base / "rogue"))

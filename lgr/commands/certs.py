@@ -46,8 +46,11 @@ def gen(
     """Make a CA and a key and certificate for each component.
 
     Components: agent, router, rlp, gateway, tc, cache and client, plus each --name.
-    Each certificate works as server and client, and upstream components accept it too.
-    SANs: upstream's server names (metron, doppler, reverselogproxy, log-cache), its own name, localhost, 127.0.0.1, ::1.
+    Per role, as upstream's deployments: a server's certificate names only that server
+    (agent metron, router doppler, rlp reverselogproxy, cache log-cache; gateway and tc their
+    own name) plus its own name, localhost, 127.0.0.1 and ::1, with usage server (and client
+    where the component also dials a peer; the router only serves). client and each --name are
+    client-only certificates with no server name. Upstream components accept them too.
     Keys are written with mode 0600; existing files are kept unless --force.
     """
     # Imported here: cryptography and grpc are slow to import, and `lgr --help` should not pay.
@@ -75,6 +78,7 @@ def _as_json(record) -> dict[str, object]:
         "key": str(record.key),
         "not_after": record.not_after.isoformat(),
         "sans": list(record.sans),
+        "usage": list(record.usage),
         "is_ca": record.is_ca,
     }
 
@@ -83,10 +87,12 @@ def _table(records, directory: Path) -> Table:
     table = Table(title=f"wrote to {escape(str(directory))}", title_justify="left")
     table.add_column("name", style="bold")
     table.add_column("files")
+    table.add_column("usage")
     table.add_column("SANs")
     table.add_column("expires", no_wrap=True)
     for r in records:
-        sans = "(certificate authority)" if r.is_ca else ", ".join(r.sans)
+        sans = "(certificate authority)" if r.is_ca else "\n".join(r.sans) or "(none: client only)"
         files = f"{escape(r.cert.name)}\n{escape(r.key.name)}"
-        table.add_row(escape(r.name), files, escape(sans), f"{r.not_after:%Y-%m-%d %H:%M} UTC")
+        table.add_row(escape(r.name), files, "\n".join(r.usage), escape(sans),
+                      f"{r.not_after:%Y-%m-%d %H:%M} UTC")
     return table

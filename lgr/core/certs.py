@@ -5,9 +5,9 @@ plumbing, code.cloudfoundry.org/tlsconfig) offer only the TLS_ECDHE_RSA_* cipher
 so a server holding an ECDSA key could never complete a handshake with them. RSA costs ~50 ms per
 key to make, which only ``lgr certs gen`` pays.
 
-Every leaf is both a server and a client certificate (extended key usage serverAuth + clientAuth)
-and names all of upstream's fixed server names, so any leaf can serve as agent, router, rlp or
-log cache and can dial any of them. A directory holds ``ca.crt``, ``ca.key``, ``<name>.crt`` and
+Each leaf gets its role's names and usages (:mod:`lgr.core.cert_roles`): a server's certificate
+names only that server, and the consumers' ``client`` certificate (like every extra name) is a
+client certificate with no server name, so it cannot impersonate a router. A directory holds ``ca.crt``, ``ca.key``, ``<name>.crt`` and
 ``<name>.key``; keys are created with mode 0600 and nothing is overwritten unless asked.
 """
 
@@ -25,16 +25,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
+from lgr.core.cert_roles import LOCAL_IPS, leaf_sans, leaf_usage_names, leaf_usages
 from lgr.core.errors import AlreadyExistsError, ConfigError, TLSConfigError
-from lgr.core.tls import UPSTREAM_SERVER_NAMES, key_matches, load_certificates, load_private_key
+from lgr.core.tls import key_matches, load_certificates, load_private_key
 
 COMPONENTS = ("agent", "router", "rlp", "gateway", "tc", "cache", "client")
 CA_NAME = "ca"
 DEFAULT_DAYS = 365
 MAX_DAYS = 36500
-LOCAL_IPS = ("127.0.0.1", "::1")
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -57,6 +57,7 @@ class CertRecord:
     not_after: dt.datetime
     sans: tuple[str, ...]
     is_ca: bool = False
+    usage: tuple[str, ...] = ()  # "server", "client"; empty for the CA
 
 
 def cert_path(directory: str | os.PathLike[str], name: str) -> Path:
@@ -141,25 +142,6 @@ def load_ca(directory: str | os.PathLike[str]) -> tuple[x509.Certificate, Signin
     return cert, key
 
 
-def leaf_sans(name: str) -> tuple[str, ...]:
-    """The subject alternative names of leaf ``name``: its own name, upstream's names, loopback."""
-    dns = list(dict.fromkeys([name, *UPSTREAM_SERVER_NAMES, "localhost"]))
-    return (*dns, *LOCAL_IPS)
-
-
-def lacks_sans(path: str | os.PathLike[str], name: str) -> bool:
-    """True when leaf certificate ``path`` does not name everything :func:`leaf_sans` gives ``name``
-    now (one made before lgr learned another upstream server name), or cannot be read."""
-    try:
-        cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (OSError, ValueError, x509.ExtensionNotFound):
-        return True
-    have = {*ext.get_values_for_type(x509.DNSName),
-            *(str(ip) for ip in ext.get_values_for_type(x509.IPAddress))}
-    return not set(leaf_sans(name)) <= have
-
-
 def _check_names(names: Iterable[str]) -> list[str]:
     unique = list(dict.fromkeys(n.strip() for n in names))
     problems = []
@@ -218,20 +200,19 @@ def _issue(
 ) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
     key = _new_key()
     not_after = min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
-    sans = [x509.DNSName(s) for s in leaf_sans(name) if s not in LOCAL_IPS]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in LOCAL_IPS]
+    names = leaf_sans(name)
+    sans = [x509.DNSName(s) for s in names if s not in LOCAL_IPS]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in names if ip in LOCAL_IPS]
     builder = (
         _base(_name(name), ca_cert.subject, key.public_key(), now - _BACKDATE, not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, key_encipherment=True), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(leaf_usages(name))), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(_authority_key_id(ca_cert), critical=False)
     )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
@@ -276,7 +257,8 @@ def _write_pair(
            _PRIVATE_MODE, force)
     _write(crt, cert.public_bytes(serialization.Encoding.PEM), _PUBLIC_MODE, force)
     sans = () if is_ca else leaf_sans(name)
-    return CertRecord(name, crt, key_file, cert.not_valid_after_utc, sans, is_ca)
+    usage = () if is_ca else leaf_usage_names(name)
+    return CertRecord(name, crt, key_file, cert.not_valid_after_utc, sans, is_ca, usage)
 
 
 def _write(path: Path, data: bytes, mode: int, force: bool) -> None:

@@ -101,15 +101,16 @@ class Component:
 
 
 def ensure_certs(certs_dir: Path) -> list[str]:
-    """Make the CA and the certificates the stack needs when missing, and again when one lacks a
-    server name lgr now gives its certificates (e.g. "log-cache"); return the names made."""
-    from lgr.core import certs  # cryptography is slow to import
+    """Make the CA and the certificates the stack needs when missing, and again, signed by the same
+    CA, when one does not carry the names and usages lgr now gives its role (one made by an older
+    lgr: every server name on every leaf, or no "log-cache"); return the names made."""
+    from lgr.core import cert_roles, certs  # cryptography is slow to import
 
     if not certs.has_ca(certs_dir):
         return [r.name for r in certs.generate_pki(certs_dir)]
     missing = [n for n in COMPONENT_CERTS
                if not certs.cert_path(certs_dir, n).exists() or not certs.key_path(certs_dir, n).exists()
-               or certs.lacks_sans(certs.cert_path(certs_dir, n), n)]
+               or cert_roles.is_stale(certs.cert_path(certs_dir, n), n)]
     if missing:
         return [r.name for r in certs.add_client_certs(certs_dir, missing, force=True)]
     return []

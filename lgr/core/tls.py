@@ -5,7 +5,9 @@ configured CA, and clients verify the server against the same CA under one of up
 server names (``metron``, ``doppler``, ``reverselogproxy``), whatever host they dial.
 
 Files are read and checked up front so that a wrong path, a garbled PEM, a key that does not match
-its certificate, an expired certificate or one not signed by the CA is reported as one
+its certificate, an expired or not yet valid certificate, one not signed by the CA, a chain signed
+by a leaf, a leaf given as the CA file, or a client-only certificate given to a server (see
+:mod:`lgr.core.cert_checks`) is reported as one
 :class:`~lgr.core.errors.TLSConfigError` naming the file (and its env var when known), instead of
 as an opaque handshake failure later.
 """
@@ -21,11 +23,14 @@ from typing import Any
 
 import grpc
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
+from lgr.core.cert_checks import Usage, ca_problem, chain_problem, is_issued_by, usage_problem, validity_problem
 from lgr.core.errors import TLSConfigError
+
+__all__ = ["is_issued_by"]  # re-exported: it lived here first
 
 AGENT_SERVER_NAME = "metron"
 ROUTER_SERVER_NAME = "doppler"
@@ -70,8 +75,11 @@ class TLSFiles:
             # Config often hands over "" for an unset variable; Path("") would silently mean ".".
             object.__setattr__(self, name, Path(value) if value not in (None, "") else None)
 
-    def load(self) -> TLSMaterial:
-        """Read and check all three files; raise TLSConfigError naming the first bad one."""
+    def load(self, usage: Usage | None = None) -> TLSMaterial:
+        """Read and check all three files; raise TLSConfigError naming the first bad one.
+
+        ``usage`` ("server" or "client") also checks that the certificate may act as that side.
+        """
         ca_env, cert_env, key_env = self.env or (None, None, None)
         ca_pem = _read(self.ca, "CA", ca_env)
         cas = _parse_certificates(ca_pem, self.ca, "CA", ca_env)
@@ -85,14 +93,25 @@ class TLSFiles:
             raise _error(self.key, "key", f"does not match certificate {self.cert}", key_env,
                          hint="use the .key file made together with that .crt file")
         now = dt.datetime.now(dt.timezone.utc)
-        if leaf.not_valid_after_utc < now:
-            raise _error(self.cert, "certificate", f"expired on {leaf.not_valid_after_utc:%Y-%m-%d}",
-                         cert_env, hint="make new certificates with `lgr certs gen --force`")
+        remake = "make new certificates with `lgr certs gen --force`"
+        problem = ca_problem(cas, now)
+        if problem:
+            raise _error(self.ca, "CA", problem, ca_env,
+                         hint=_env_hint(ca_env, "the CA certificate (ca.crt) that signed the certificates"))
+        for cert in chain:
+            problem = validity_problem(cert, now)
+            if problem:
+                raise _error(self.cert, "certificate", problem, cert_env, hint=remake)
         # Upstream (plumbing.NewMutualTLSConfig) refuses a certificate its own CA cannot verify:
         # such a server could never be reached by its peers, so fail at start-up instead.
-        if not any(is_issued_by(chain[-1], ca) for ca in cas):
-            raise _error(self.cert, "certificate", f"is not signed by the CA in {self.ca}", cert_env,
+        problem = chain_problem(chain, cas)
+        if problem:
+            raise _error(self.cert, "certificate", problem.format(ca=self.ca), cert_env,
                          hint="use the CA that issued it, or remake both with `lgr certs gen --force`")
+        problem = usage_problem(leaf, usage)
+        if problem:
+            raise _error(self.cert, "certificate", problem, cert_env,
+                         hint=_env_hint(cert_env, f"a {usage} certificate (`lgr certs gen` makes one per role)"))
         return TLSMaterial(ca=ca_pem, cert=cert_pem, key=key_pem, not_after=leaf.not_valid_after_utc)
 
 
@@ -115,22 +134,11 @@ def key_matches(cert: x509.Certificate, key: PrivateKeyTypes) -> bool:
     return _public_der(cert.public_key()) == _public_der(key.public_key())
 
 
-def is_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``cert`` is ``issuer`` itself or carries a valid signature by it."""
-    if cert == issuer:
-        return True
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
 def server_credentials(
     ca_file: PathLike, cert_file: PathLike, key_file: PathLike, *, env: tuple[str, str, str] | None = None
 ) -> grpc.ServerCredentials:
     """gRPC server credentials that present ``cert_file`` and require a client cert signed by the CA."""
-    m = TLSFiles(ca_file, cert_file, key_file, env).load()
+    m = TLSFiles(ca_file, cert_file, key_file, env).load("server")
     return grpc.ssl_server_credentials([(m.key, m.cert)], root_certificates=m.ca, require_client_auth=True)
 
 
@@ -138,7 +146,7 @@ def client_credentials(
     ca_file: PathLike, cert_file: PathLike, key_file: PathLike, *, env: tuple[str, str, str] | None = None
 ) -> grpc.ChannelCredentials:
     """gRPC channel credentials that present ``cert_file`` and trust only servers signed by the CA."""
-    m = TLSFiles(ca_file, cert_file, key_file, env).load()
+    m = TLSFiles(ca_file, cert_file, key_file, env).load("client")
     return grpc.ssl_channel_credentials(root_certificates=m.ca, private_key=m.key, certificate_chain=m.cert)
 
 
@@ -162,7 +170,7 @@ def server_ssl_context(
 ) -> ssl.SSLContext:
     """An HTTPS server context that presents ``cert_file`` and requires a client cert signed by the CA."""
     files = TLSFiles(ca_file, cert_file, key_file, env)
-    files.load()
+    files.load("server")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.verify_mode = ssl.CERT_REQUIRED
     _configure(context, files)
@@ -177,7 +185,7 @@ def client_ssl_context(
     Hostname checking stays on: pass ``server_hostname`` (e.g. "reverselogproxy") when connecting.
     """
     files = TLSFiles(ca_file, cert_file, key_file, env)
-    files.load()
+    files.load("client")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     _configure(context, files)
     return context
@@ -241,6 +249,10 @@ def _public_der(key: Any) -> bytes:
     return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _env_hint(env: str | None, what: str) -> str:
+    return f"set {env} to {what}" if env else f"use {what}"
+
+
 def _error(
     path: Path | None, role: str, problem: str, env: str | None, hint: str | None = None
 ) -> TLSConfigError:
@@ -266,6 +278,9 @@ def https_server_context(
     if not key_matches(cert, key):
         raise TLSConfigError(f"{key_file} is not the key of {cert_file}",
                              hint=f"set {env[0]} and {env[1]} to a matching pair")
+    problem = validity_problem(cert, dt.datetime.now(dt.timezone.utc)) or usage_problem(cert, "server")
+    if problem:
+        raise _error(Path(cert_file), "certificate", problem, env[0], hint=_env_hint(env[0], "a valid server certificate"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])

@@ -29,7 +29,8 @@ def test_gen_writes_every_file_and_prints_a_table(tmp_path):
     for name in ALL:
         assert (tmp_path / f"{name}.crt").is_file() and (tmp_path / f"{name}.key").is_file()
         assert f"{name}.crt" in result.stdout
-    for san in ("metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1"):
+    for san in ("metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1",
+                "(none: client only)"):
         assert san in result.stdout
     expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=365)).strftime("%Y-%m-%d")
     assert expires in result.stdout
@@ -45,7 +46,12 @@ def test_gen_json_lists_records(tmp_path):
     for r in leaves:
         assert Path(r["cert"]) == tmp_path / f"{r['name']}.crt"
         assert stat.S_IMODE(Path(r["key"]).stat().st_mode) == 0o600
-        assert {r["name"], "metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1"} == set(r["sans"])
+        own = {"agent": "metron", "router": "doppler", "rlp": "reverselogproxy", "cache": "log-cache"}
+        if r["name"] in ("client", "alice"):
+            assert r["sans"] == [] and r["usage"] == ["client"]
+        else:
+            assert {own.get(r["name"], r["name"]), r["name"], "localhost", "127.0.0.1", "::1"} == set(r["sans"])
+            assert r["usage"] == (["server"] if r["name"] == "router" else ["server", "client"])
         left = dt.datetime.fromisoformat(r["not_after"]) - dt.datetime.now(dt.timezone.utc)
         assert dt.timedelta(days=6) < left <= dt.timedelta(days=7)
 

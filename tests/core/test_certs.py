@@ -43,13 +43,29 @@ def umasked(wanted: int) -> int:
     return wanted & ~current
 
 
+SERVERS = ("agent", "router", "rlp", "gateway", "tc", "cache")
+CLIENTS = ("agent", "rlp", "gateway", "tc", "cache", "client")
+
+
 @needs_openssl
-@pytest.mark.parametrize("name", certs.COMPONENTS)
-@pytest.mark.parametrize("purpose", ["sslserver", "sslclient"])
-def test_every_leaf_passes_openssl_verify_as_server_and_client(pki, name, purpose):
-    result = openssl_verify(pki.ca, pki.cert(name), "-purpose", purpose)
+@pytest.mark.parametrize("name", SERVERS)
+def test_every_server_leaf_passes_openssl_verify_as_a_server(pki, name):
+    result = openssl_verify(pki.ca, pki.cert(name), "-purpose", "sslserver")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith(": OK")
+
+
+@needs_openssl
+@pytest.mark.parametrize("name", CLIENTS)
+def test_every_client_leaf_passes_openssl_verify_as_a_client(pki, name):
+    result = openssl_verify(pki.ca, pki.cert(name), "-purpose", "sslclient")
+    assert result.returncode == 0, result.stderr
+
+
+@needs_openssl
+@pytest.mark.parametrize(("name", "purpose"), [("client", "sslserver"), ("router", "sslclient")])
+def test_a_leaf_fails_openssl_verify_for_a_usage_its_role_lacks(pki, name, purpose):
+    assert openssl_verify(pki.ca, pki.cert(name), "-purpose", purpose).returncode != 0
 
 
 @needs_openssl
@@ -64,22 +80,38 @@ def test_keys_are_0600_and_certs_world_readable(pki):
         assert mode(pki.cert(name)) == umasked(0o644), name
 
 
-def test_every_leaf_names_upstream_servers_itself_and_loopback(pki):
-    for name in certs.COMPONENTS:
-        san = read_cert(pki.cert(name)).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = set(san.get_values_for_type(x509.DNSName))
-        ips = set(san.get_values_for_type(x509.IPAddress))
-        assert {"metron", "doppler", "reverselogproxy", "log-cache", "localhost", name} <= dns
-        assert {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")} <= ips
+def sans_of(cert: x509.Certificate) -> set[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set()
+    return {*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))}
 
 
-def test_leaves_are_server_and_client_certs_signed_by_the_ca(pki):
+@pytest.mark.parametrize(("name", "server_names"), [
+    ("agent", {"metron"}), ("router", {"doppler"}), ("rlp", {"reverselogproxy"}),
+    ("cache", {"log-cache"}), ("gateway", set()), ("tc", set()),
+])
+def test_each_server_leaf_names_only_its_own_server_itself_and_loopback(pki, name, server_names):
+    assert sans_of(read_cert(pki.cert(name))) == {*server_names, name, "localhost", "127.0.0.1", "::1"}
+
+
+def test_the_client_leaf_names_no_server_and_is_client_only(pki):
+    client = read_cert(pki.cert("client"))
+    assert sans_of(client) == set()
+    assert set(client.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == {
+        ExtendedKeyUsageOID.CLIENT_AUTH}
+
+
+def test_leaves_carry_their_roles_usages_and_are_signed_by_the_ca(pki):
     ca = read_cert(pki.ca)
     ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    wanted = {"router": {server}, "client": {client}}
     for name in certs.COMPONENTS:
         leaf = read_cert(pki.cert(name))
         eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        assert set(eku) == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+        assert set(eku) == wanted.get(name, {server, client}), name
         assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
         aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
         assert aki.key_identifier == ca_ski
@@ -106,7 +138,9 @@ def test_generate_returns_records_matching_the_files(tmp_path):
         assert abs(r.not_after - (now + dt.timedelta(days=10))) < dt.timedelta(minutes=1)
         assert r.key.is_file() and r.cert.parent == tmp_path
     alice = records[-1]
-    assert alice.sans == ("alice", "metron", "doppler", "reverselogproxy", "log-cache", "localhost", "127.0.0.1", "::1")
+    assert alice.sans == () and alice.usage == ("client",)
+    router = next(r for r in records if r.name == "router")
+    assert router.sans == ("doppler", "router", "localhost", "127.0.0.1", "::1") and router.usage == ("server",)
 
 
 def test_refuses_to_overwrite_without_force_and_writes_nothing(tmp_path):
@@ -148,7 +182,7 @@ def test_add_client_certs_reuses_the_ca(tmp_path):
     ca_before = (tmp_path / "ca.crt").read_bytes()
     [record] = certs.add_client_certs(tmp_path, ["alice"])
     assert (record.name, record.cert, record.key) == ("alice", tmp_path / "alice.crt", tmp_path / "alice.key")
-    assert "alice" in record.sans and "doppler" in record.sans
+    assert record.sans == () and record.usage == ("client",)
     assert (tmp_path / "ca.crt").read_bytes() == ca_before
     assert mode(record.key) == 0o600
     assert openssl_verify(tmp_path / "ca.crt", record.cert, "-purpose", "sslclient").returncode == 0

@@ -25,18 +25,21 @@ def test_ensure_certs_makes_a_ca_once_then_only_what_is_missing(tmp_path: Path) 
     certs.load_ca(tmp_path)
 
 
-def test_ensure_certs_remakes_a_leaf_made_before_a_server_name_was_added(tmp_path: Path,
-                                                                          monkeypatch) -> None:
-    older = tuple(n for n in certs.UPSTREAM_SERVER_NAMES if n != "log-cache")
-    monkeypatch.setattr(certs, "UPSTREAM_SERVER_NAMES", older)
+def test_ensure_certs_remakes_leaves_made_by_an_older_lgr_with_every_name_on_every_leaf(
+        tmp_path: Path, monkeypatch) -> None:
+    from lgr.core import cert_roles
+
+    # An older lgr gave every leaf every server name and both usages.
+    everything = cert_roles.Role(("metron", "doppler", "reverselogproxy", "log-cache"))
+    monkeypatch.setattr(cert_roles, "role_of", lambda name: everything)
     ensure_certs(tmp_path)
-    assert certs.lacks_sans(tmp_path / "cache.crt", "cache") is False  # judged by then's names
+    assert cert_roles.is_stale(tmp_path / "client.crt", "client") is False  # judged by then's roles
     monkeypatch.undo()
-    assert certs.lacks_sans(tmp_path / "cache.crt", "cache") is True
+    assert cert_roles.is_stale(tmp_path / "client.crt", "client") is True
     ca = (tmp_path / "ca.crt").read_bytes()
     assert set(ensure_certs(tmp_path)) == {"agent", "router", "rlp", "gateway", "tc", "cache", "client"}
     assert (tmp_path / "ca.crt").read_bytes() == ca
-    assert not any(certs.lacks_sans(tmp_path / f"{n}.crt", n) for n in ("cache", "client"))
+    assert not any(cert_roles.is_stale(tmp_path / f"{n}.crt", n) for n in ("cache", "client", "router"))
     assert ensure_certs(tmp_path) == []
 
 

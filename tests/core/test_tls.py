@@ -99,7 +99,7 @@ def test_grpc_server_refuses_a_client_signed_by_another_ca(pki):
 
 
 def test_grpc_client_refuses_a_server_signed_by_another_ca(pki):
-    rogue_server = tls.server_credentials(*pki.rogue.files("client"))
+    rogue_server = tls.server_credentials(*pki.rogue.files("router"))
     code, received = status_of_send(rogue_server, tls.client_credentials(*pki.files("client")), "doppler")
     assert (code, received) == (grpc.StatusCode.UNAVAILABLE, 0)
 
@@ -150,7 +150,7 @@ async def https_exchange(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext,
 
 
 def test_ssl_contexts_complete_a_mutual_handshake(pki):
-    server_ctx = tls.server_ssl_context(*pki.files("gateway"))
+    server_ctx = tls.server_ssl_context(*pki.files("rlp"))
     client_ctx = tls.client_ssl_context(*pki.files("client"))
     assert server_ctx.verify_mode == ssl.CERT_REQUIRED
     assert run(https_exchange(server_ctx, client_ctx, tls.RLP_SERVER_NAME)) == b"ping\n"
