@@ -19,6 +19,7 @@ class ExitCode(enum.IntEnum):
     ALREADY_RUNNING = 8  # `lgr up` is already running with the same state directory
     COMPONENT_DIED = 9   # a component started by `lgr up` exited on its own
     TIMEOUT = 10         # a --timeout expired before the command got what it waited for
+    STATE = 11           # the state directory, or a file lgr keeps there, cannot be created or written
     INTERRUPTED = 130    # second Ctrl-C
 
 
@@ -47,6 +48,12 @@ class TLSConfigError(LgrError):
     """Certificate, key or CA files are missing or unusable."""
 
     exit_code = ExitCode.TLS
+
+
+class StateDirError(LgrError):
+    """A directory or file lgr keeps its state in (lock, up.json, tokens, logs) cannot be written."""
+
+    exit_code = ExitCode.STATE
 
 
 class UnavailableError(LgrError):

@@ -6,9 +6,12 @@ The state directory is ``$LGR_STATE_DIR`` when set, else ``$XDG_STATE_HOME/lgr``
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from lgr.core.errors import StateDirError
 
 STATE_DIR_ENV = "LGR_STATE_DIR"
 XDG_STATE_HOME_ENV = "XDG_STATE_HOME"
@@ -30,3 +33,18 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
 def certs_dir(env: Mapping[str, str] | None = None) -> Path:
     """Return the default directory for the CA and component certificates."""
     return state_dir(env) / "certs"
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str], hint: str | None = None) -> Iterator[None]:
+    """Turn an OSError while creating or writing ``path`` into one StateDirError naming it.
+
+    The default hint names the state directory's variable; pass another (e.g. "choose a
+    writable --file") where the path came from a flag.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if hint is None:
+            hint = f"make it writable, or point {STATE_DIR_ENV} at a writable directory"
+        raise StateDirError(f"cannot write {path}: {exc.strerror or exc}", hint) from exc

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lgr.core.errors import ExitCode, LgrError
+from lgr.core.paths import writing
 
 TAIL_BYTES = 64 * 1024
 
@@ -72,11 +73,13 @@ class Child:
 
     def start(self) -> None:
         """Spawn the process; its output goes to ``spec.log_path`` (truncated unless ``append``)."""
-        self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in self.spec.unset_env}
         env.update(self.spec.env)
         env[PARENT_PID_ENV] = str(os.getpid())
-        with open(self.spec.log_path, "ab" if self.spec.append else "wb") as log:
+        with writing(self.spec.log_path, "make it writable, or choose another --log-dir"):
+            self.spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(self.spec.log_path, "ab" if self.spec.append else "wb")  # noqa: SIM115
+        with log:
             self._log_offset = log.tell()
             self.proc = subprocess.Popen(
                 self.spec.argv,

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lgr.core.errors import ExitCode, LgrError
+from lgr.core.paths import writing
 
 LOCK_NAME = "up.lock"
 STATE_NAME = "up.json"
@@ -64,8 +65,9 @@ class UpLock:
         """Take the lock and write our pid into it; raise AlreadyRunningError if another holds it."""
         if self._fd is not None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        with writing(self.path):
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -189,11 +191,12 @@ def now_iso() -> str:
 def write_state(directory: str | os.PathLike[str], state: UpState) -> Path:
     """Write ``up.json`` atomically (a reader never sees half a file); return its path."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / STATE_NAME
     tmp = directory / f".{STATE_NAME}.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
-    os.replace(tmp, path)
+    with writing(path):
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n")
+        os.replace(tmp, path)
     return path
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lgr.core.auth.tokens import hash_token, mint, read_entries, unique_name
+from lgr.core.paths import writing
 
 TOKEN_FILE_NAME = "admin.token"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -71,11 +72,12 @@ def _read(path: Path) -> str:
 
 def _write_private(path: Path, text: str) -> None:
     """Replace ``path`` atomically with ``text``, readable by its owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)

@@ -97,3 +97,13 @@ def test_the_default_file_follows_lgr_tokens_file(tmp_path):
     result = invoke("create", "--admin", env={"LGR_TOKENS_FILE": str(path)})
     assert result.exit_code == 0, result.output
     assert tokens.read_entries(path)[0].name == "admin"
+
+
+def test_an_unwritable_tokens_directory_is_one_clean_error_with_the_state_code(tmp_path, capsys):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["token", "create", "--admin", "-f", str(not_a_dir / "state" / "tokens.json")])
+    assert exit_info.value.code == ExitCode.STATE
+    err = capsys.readouterr().err
+    assert "unexpected" not in err and str(not_a_dir / "state") in err and "--file" in err

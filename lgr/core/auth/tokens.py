@@ -36,6 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lgr.core.errors import AlreadyExistsError, ConfigError, UsageError
+from lgr.core.paths import writing
+
+_WRITABLE_HINT = "make its directory writable, or choose another tokens file (--file or LGR_TOKENS_FILE)"
 
 ADMIN_SCOPES = ("doppler.firehose", "logs.admin")
 TOKEN_PREFIX = "lgr_"
@@ -126,8 +129,8 @@ def read_entries(path: Path) -> list[TokenEntry]:
     """The entries in ``path``; an absent file has none."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
+    except (FileNotFoundError, NotADirectoryError):
+        return []  # writing it will say what is wrong with its directory
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from exc
     return parse_entries(text, str(path))
@@ -136,9 +139,10 @@ def read_entries(path: Path) -> list[TokenEntry]:
 def write_entries(path: Path, entries: Sequence[TokenEntry]) -> None:
     """Replace ``path`` atomically with ``entries``, mode 0600."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"version": FILE_VERSION, "tokens": [e.to_json() for e in entries]}
-    fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=path.parent)  # mkstemp makes it 0600
+    with writing(path, _WRITABLE_HINT):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tokens-", dir=path.parent)  # mkstemp makes it 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(doc, out, indent=2)
@@ -153,9 +157,10 @@ def write_entries(path: Path, entries: Sequence[TokenEntry]) -> None:
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     # Two `lgr token` runs (or `lgr up` and a user) must not lose each other's entries.
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock = path.parent / f".{path.name}.lock"
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    with writing(lock, _WRITABLE_HINT):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -55,7 +55,7 @@ def test_a_nozzle_that_cannot_handshake_keeps_retrying_and_the_cache_stays_up(pk
 
     async def body():
         # The server's certificate comes from another CA: the handshake fails every time.
-        async with serve(FakeEgress(), pki.rogue, "client") as port:
+        async with serve(FakeEgress(), pki.rogue, "router") as port:
             cache = Cache(cache_config(tmp_path / "tokens.json", **nozzle_overrides(pki, f"127.0.0.1:{port}")))
             async with started(cache):
                 await async_wait_until(lambda: cache.m.nozzle_errors.value >= 2, timeout=TIMEOUT)
