@@ -30,11 +30,34 @@ T = TypeVar("T")
 
 _MISSING = dataclasses.MISSING
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class Duration(float):
     """Seconds, parsed from a Go duration string such as ``100ms``, ``15s`` or ``14m``."""
+
+
+class ByteSize(int):
+    """A number of bytes, parsed by :func:`parse_size` and shown as e.g. ``256MiB`` in help."""
+
+    def __str__(self) -> str:
+        for unit, power in (("GiB", 3), ("MiB", 2), ("KiB", 1)):
+            if self and self % 1024**power == 0:
+                return f"{self // 1024**power}{unit}"
+        return str(int(self))
+
+    __format__ = lambda self, spec: format(str(self), spec)  # noqa: E731
+
+
+def parse_size(text: str) -> ByteSize:
+    """Bytes from ``1048576``, ``512MiB``, ``1.5G`` (k, M, G, T: powers of 1000; with i: 1024)."""
+    m = _SIZE_RE.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"not a size: {text!r} (use bytes, or e.g. 512MiB, 2G)")
+    number, unit, binary = float(m.group(1)), m.group(2).lower(), m.group(3)
+    power = "kmgt".find(unit) + 1 if unit else 0
+    return ByteSize(number * (1024 if binary else 1000) ** power)
 
 
 def setting(
@@ -115,6 +138,8 @@ def _parser_for(tp: Any) -> Callable[[str], Any]:
         return lambda s: float(s.strip())
     if tp is Duration:
         return parse_duration
+    if tp is ByteSize:
+        return parse_size
     if tp is Path:
         return lambda s: Path(s).expanduser()
     if origin is list or tp is list:

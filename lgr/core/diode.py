@@ -4,6 +4,11 @@ Named after go-diodes' ManyToOne diode, which upstream puts on every hop. Writer
 threads (the agent's UDP receive loop) or coroutines; readers take items in batches. Every
 operation holds a lock for a few hundred nanoseconds at most, so the writer never waits on the
 reader. Readers on an asyncio loop use :meth:`Diode.wait` to sleep until data arrives.
+
+Beside its count bound a diode may have a byte bound (``max_bytes``): items of serialized
+envelopes vary from a few bytes to 10 MiB, so a count alone lets a few hundred large envelopes
+take gigabytes while a peer is away. Writers drop the oldest until both bounds hold; an item
+larger than the whole byte bound is dropped too. Drops by either bound are counted alike.
 """
 
 from __future__ import annotations
@@ -18,16 +23,23 @@ T = TypeVar("T")
 
 
 class Diode(Generic[T]):
-    """A drop-oldest ring buffer of at most ``size`` items.
+    """A drop-oldest ring buffer of at most ``size`` items and ``max_bytes`` bytes.
 
     ``on_drop(n)`` is called (outside the lock) whenever ``n`` items are overwritten, so the
-    owner can count them in its metrics and say where they were dropped.
+    owner can count them in its metrics and say where they were dropped. ``size_of(item)`` gives
+    an item's bytes (default ``len``: items are bytes); ``max_bytes=None`` bounds by count only.
     """
 
-    def __init__(self, size: int, on_drop: Callable[[int], None] | None = None) -> None:
+    def __init__(self, size: int, on_drop: Callable[[int], None] | None = None, *,
+                 max_bytes: int | None = None, size_of: Callable[[T], int] = len) -> None:  # type: ignore[assignment]
         if size < 1:
             raise ValueError("diode size must be at least 1")
+        if max_bytes is not None and max_bytes < 1:
+            raise ValueError("diode max_bytes must be at least 1")
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0  # bytes of the items held (kept only with a byte bound)
+        self._size_of = size_of
         self._buf: deque[T] = deque()
         self._lock = threading.Lock()
         self._on_drop = on_drop
@@ -44,10 +56,17 @@ class Diode(Generic[T]):
         dropped = 0
         with self._lock:
             buf = self._buf
-            if len(buf) >= self.size:
-                buf.popleft()
-                dropped = 1
-            buf.append(item)
+            limit = self.max_bytes
+            if limit is not None:
+                self.bytes += self._size_of(item)
+                buf.append(item)
+                if self.bytes > limit or len(buf) > self.size:
+                    dropped = self._shed()
+            else:
+                if len(buf) >= self.size:
+                    buf.popleft()
+                    dropped = 1
+                buf.append(item)
             self.written += 1
             self.dropped += dropped
         if dropped and self._on_drop is not None:
@@ -63,10 +82,15 @@ class Diode(Generic[T]):
         with self._lock:
             buf = self._buf
             buf.extend(items)
-            over = len(buf) - self.size
-            if over > 0:
+            limit = self.max_bytes
+            if limit is not None:
+                self.bytes += sum(map(self._size_of, items))
+                over = self._shed() if self.bytes > limit or len(buf) > self.size else 0
+            else:
+                over = len(buf) - self.size
                 for _ in range(over):
                     buf.popleft()
+            if over > 0:
                 self.dropped += over
             self.written += len(items)
         if over > 0 and self._on_drop is not None:
@@ -82,8 +106,21 @@ class Diode(Generic[T]):
             if n == len(buf):
                 out = list(buf)
                 buf.clear()
+                self.bytes = 0
                 return out
-            return [buf.popleft() for _ in range(n)]
+            out = [buf.popleft() for _ in range(n)]
+            if self.max_bytes is not None:
+                self.bytes -= sum(map(self._size_of, out))
+            return out
+
+    def _shed(self) -> int:
+        """Drop the oldest items until both bounds hold; return how many (the lock is held)."""
+        buf, size_of, limit = self._buf, self._size_of, self.max_bytes
+        over = 0
+        while len(buf) > self.size or (self.bytes > limit and buf):  # type: ignore[operator]
+            self.bytes -= size_of(buf.popleft())
+            over += 1
+        return over
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Sleep until the diode holds an item or ``timeout`` passes; True if data is ready.

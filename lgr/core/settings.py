@@ -140,6 +140,12 @@ def positive_problems(*items: tuple[str, float]) -> list[str]:
     return [f"{env}={value}: must be positive" for env, value in items if value <= 0]
 
 
+MIB = 1024 * 1024
+# A byte bound below one envelope of the largest size a component takes would drop every such
+# envelope; 1 MiB keeps ordinary ones and leaves the choice to the operator.
+MIN_BUFFER_BYTES = MIB
+
+
 def at_least_problems(*items: tuple[str, int, int]) -> list[str]:
     """For each (env, value, least) below ``least``: "ENV=value: must be at least N"."""
     return [f"{env}={value}: must be at least {least}" for env, value, least in items

@@ -156,3 +156,44 @@ def test_threaded_writers_and_an_async_reader_account_for_everything():
     for w in range(writers):  # each writer's surviving items stay in order
         mine = [x for x in taken if w * per_writer <= x < (w + 1) * per_writer]
         assert mine == sorted(mine)
+
+
+def test_max_bytes_must_be_positive():
+    with pytest.raises(ValueError):
+        Diode(10, max_bytes=0)
+
+
+def test_the_byte_bound_drops_the_oldest_until_both_bounds_hold():
+    drops: list[int] = []
+    d: Diode[bytes] = Diode(100, drops.append, max_bytes=10)
+    d.put(b"aaaa")
+    d.put(b"bbbb")
+    assert d.bytes == 8 and d.dropped == 0
+    d.put(b"cccc")  # 12 bytes: the oldest goes
+    assert d.bytes == 8 and d.dropped == 1 and drops == [1]
+    d.put_many([b"d" * 3, b"e" * 3, b"f" * 3])  # 17 bytes: b and c go, 9 stay
+    assert d.take(10) == [b"ddd", b"eee", b"fff"]
+    assert d.dropped == 3 and drops == [1, 2] and d.bytes == 0
+
+
+def test_an_item_larger_than_the_byte_bound_is_dropped_and_counted():
+    d: Diode[bytes] = Diode(100, max_bytes=10)
+    d.put(b"ok")
+    d.put(b"x" * 11)
+    assert len(d) == 0 and d.dropped == 2 and d.bytes == 0
+
+
+def test_the_count_bound_still_holds_beside_the_byte_bound():
+    d: Diode[bytes] = Diode(2, max_bytes=1000)
+    d.put_many([b"a", b"b", b"c"])
+    assert d.take(10) == [b"b", b"c"] and d.dropped == 1
+
+
+def test_a_partial_take_keeps_the_byte_count_of_what_is_left():
+    d: Diode[tuple[bytes, str]] = Diode(100, max_bytes=100, size_of=lambda item: len(item[0]))
+    d.put_many([(b"x" * 10, "a"), (b"y" * 20, "b"), (b"z" * 30, "c")])
+    assert d.bytes == 60
+    assert d.take(1) == [(b"x" * 10, "a")]
+    assert d.bytes == 50
+    d.put((b"w" * 60, "d"))  # 110 bytes: y goes (90), then under the bound
+    assert [i[1] for i in d.take(10)] == ["c", "d"] and d.dropped == 1

@@ -245,6 +245,22 @@ def test_ingress_diode_overflow_drops_the_oldest_and_counts_them(pki):
     run(scenario())
 
 
+def test_the_ingress_byte_bound_drops_the_oldest_large_envelopes_and_counts_them(pki):
+    async def scenario():
+        router = await RecordingRouter(pki).start()
+        await router.stop()
+        cfg = agent_config(pki, router.address, LGR_AGENT_INGRESS_BUFFER_BYTES="2MiB")
+        assert cfg.ingress_buffer_bytes == 2 * 1024 * 1024
+        async with Agent(cfg) as agent:
+            big = [E.log(f"{i}".ljust(400_000, "x"), source_id="s") for i in range(10)]
+            await send_batches(agent.port, pki, [big])
+            # 2 MiB holds five envelopes of ~400 kB: the five oldest are dropped at once.
+            assert metric(agent, "dropped", direction="ingress", **V2) == 5
+            assert agent.diode.bytes <= 2 * 1024 * 1024
+
+    run(scenario())
+
+
 def test_own_metrics_are_emitted_as_envelopes(pki):
     async def scenario():
         async with routers(pki) as (router,):

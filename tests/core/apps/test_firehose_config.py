@@ -64,3 +64,20 @@ def test_rlp_bad_values_are_named():
                      "MAX_EGRESS_STREAMS=0: must be at least 1",
                      "LGR_RLP_BUFFER_SIZE=0: must be at least 1"]
     assert "ROUTER_ADDRS is required" in " ".join(problems(RlpConfig, {}))
+
+
+def test_byte_bounds_default_and_parse_sizes():
+    router = load_config(RouterConfig, env=CERTS)
+    assert router.ingress_buffer_bytes == 256 * 1024**2 and router.subscriber_buffer_bytes == 64 * 1024**2
+    assert str(router.ingress_buffer_bytes) == "256MiB"
+    rlp = load_config(RlpConfig, env={**RLP, "LGR_RLP_BUFFER_BYTES": "16MiB"})
+    assert rlp.buffer_bytes == 16 * 1024**2
+
+
+@pytest.mark.parametrize(("env", "value", "problem"), [
+    ("LGR_ROUTER_INGRESS_BUFFER_BYTES", "1000", "must be at least 1048576"),
+    ("LGR_ROUTER_SUBSCRIBER_BUFFER_BYTES", "lots", "not a size"),
+])
+def test_bad_byte_bounds_are_named(env, value, problem):
+    found = problems(RouterConfig, {**CERTS, env: value})
+    assert any(env in p and problem in p for p in found), found

@@ -65,7 +65,8 @@ class Agent(Component):
             {"metric_version": "1.0"},
         )
         self.diode: Diode[bytes] = Diode(
-            config.ingress_buffer_size, DropTracker("agent ingress buffer", [self.dropped_ingress])
+            config.ingress_buffer_size, DropTracker("agent ingress buffer", [self.dropped_ingress]),
+            max_bytes=config.ingress_buffer_bytes,
         )
         self.tagger = Tagger(config.tags, self.origin_mappings, logs_disabled=config.logs_disabled)
         self._decoder = DropsondeDecoder(config.deployment, config.job, config.index, config.ip)

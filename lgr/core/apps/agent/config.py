@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lgr.core.config import check_port, setting
+from lgr.core.config import ByteSize, check_port, setting
 from lgr.core.settings import (
+    MIB,
+    MIN_BUFFER_BYTES,
     MetricsEndpoint,
     at_least_problems,
     metrics_file_setting,
@@ -70,6 +72,9 @@ class AgentConfig(MetricsEndpoint):
     )
     ingress_buffer_size: int = setting("LGR_AGENT_INGRESS_BUFFER_SIZE", 10000,
                                        "envelopes buffered before the oldest are dropped")
+    ingress_buffer_bytes: ByteSize = setting(
+        "LGR_AGENT_INGRESS_BUFFER_BYTES", ByteSize(256 * MIB),
+        "bytes of envelopes buffered before the oldest are dropped, e.g. 64MiB")
     egress_streams: int = setting("LGR_AGENT_EGRESS_STREAMS", 5,
                                   "BatchSender streams kept open to the routers")
     @property
@@ -98,6 +103,7 @@ class AgentConfig(MetricsEndpoint):
             )
         problems += at_least_problems(
             ("LGR_AGENT_INGRESS_BUFFER_SIZE", self.ingress_buffer_size, 1),
+            ("LGR_AGENT_INGRESS_BUFFER_BYTES", self.ingress_buffer_bytes, MIN_BUFFER_BYTES),
             ("LGR_AGENT_EGRESS_STREAMS", self.egress_streams, 1))
         return problems
 

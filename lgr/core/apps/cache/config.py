@@ -23,12 +23,11 @@ LOGS_PROVIDER_* files, else plain HTTP on loopback.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from lgr.core.auth.options import DEFAULT_CACHE_TTL, TOKENS_FILE_ENV, AuthOptions
-from lgr.core.config import Duration, setting
+from lgr.core.config import Duration, parse_size, setting
 from lgr.core.envelope import KINDS
 from lgr.core.settings import (
     MetricsEndpoint,
@@ -44,7 +43,6 @@ RLP_COMMON_NAME = "reverselogproxy"
 PROVIDER_TLS_ENV = ("LOGS_PROVIDER_CA_FILE_PATH", "LOGS_PROVIDER_CERT_FILE_PATH",
                     "LOGS_PROVIDER_KEY_FILE_PATH")
 GRPC_TLS_ENV = ("CA_PATH", "CERT_PATH", "KEY_PATH")
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?", re.IGNORECASE)
 
 # AuthOptions field -> the cache's env var, for problems and help.
 AUTH_ENV = {
@@ -60,16 +58,6 @@ AUTH_ENV = {
     "cache_ttl": "CACHE_EXPIRATION_INTERVAL",
     "disabled": "LGR_CACHE_DISABLE_ACCESS_CONTROL",
 }
-
-
-def parse_size(text: str) -> int:
-    """Bytes from ``1048576``, ``512MiB``, ``1.5G`` (k, M, G, T: powers of 1000; with i: 1024)."""
-    m = _SIZE_RE.fullmatch(text.strip())
-    if not m:
-        raise ValueError(f"not a size: {text!r} (use bytes, or e.g. 512MiB, 2G)")
-    number, unit, binary = float(m.group(1)), m.group(2).lower(), m.group(3)
-    power = "kmgt".find(unit) + 1 if unit else 0
-    return int(number * (1024 if binary else 1000) ** power)
 
 
 def system_memory() -> int:

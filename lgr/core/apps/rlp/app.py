@@ -57,7 +57,7 @@ class Rlp(Component):
         self.pool = RouterPool(cfg.router_addrs, client_creds, component=self.name)
         self.egress = EgressService(
             self.pool, self.m, max_streams=cfg.max_egress_streams, buffer_size=cfg.buffer_size,
-            report_source_id=cfg.metric_source_id)
+            report_source_id=cfg.metric_source_id, buffer_bytes=cfg.buffer_bytes)
         try:
             self._server, self.port = await start_server(
                 [self.egress.handler()], cfg.host, cfg.port, server_creds, self.name)

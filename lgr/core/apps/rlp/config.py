@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lgr.core.config import check_port, setting
+from lgr.core.config import ByteSize, check_port, setting
 from lgr.core.settings import (
+    MIB,
+    MIN_BUFFER_BYTES,
     MetricsEndpoint,
     OwnTls,
     at_least_problems,
@@ -42,6 +44,9 @@ class RlpConfig(MetricsEndpoint, OwnTls):
     buffer_size: int = setting(
         "LGR_RLP_BUFFER_SIZE", 10000,
         "envelopes buffered per consumer stream before its oldest are dropped")
+    buffer_bytes: ByteSize = setting(
+        "LGR_RLP_BUFFER_BYTES", ByteSize(64 * MIB),
+        "bytes of envelopes buffered per consumer stream before its oldest are dropped")
     metric_source_id: str = setting(
         "RLP_METRIC_SOURCE_ID", "reverse_log_proxy",
         "source_id of the RLP's own envelopes (drop reports)")
@@ -55,7 +60,8 @@ class RlpConfig(MetricsEndpoint, OwnTls):
         problems = check_port("RLP_PORT", self.port) + self.metrics_problems()
         problems += router_addrs_problems(self.router_addrs)
         problems += at_least_problems(("MAX_EGRESS_STREAMS", self.max_egress_streams, 1),
-                                      ("LGR_RLP_BUFFER_SIZE", self.buffer_size, 1))
+                                      ("LGR_RLP_BUFFER_SIZE", self.buffer_size, 1),
+                                      ("LGR_RLP_BUFFER_BYTES", self.buffer_bytes, MIN_BUFFER_BYTES))
         if not self.host.strip():
             problems.append("LGR_RLP_HOST is empty: give an address to listen on")
         return problems

@@ -37,7 +37,7 @@ class ConsumerStream:
 
     def __init__(self, stream_id: int, request: egress_pb2.EgressBatchRequest, pool: RouterPool,
                  metrics: RlpMetrics, buffer_size: int, *, report_source_id: str | None = None,
-                 ) -> None:
+                 buffer_bytes: int | None = None) -> None:
         self.id = stream_id
         self._request = request.SerializeToString()
         self._preferred = request.use_preferred_tags
@@ -46,7 +46,7 @@ class ConsumerStream:
         self.drops = DropTracker(
             f"consumer stream {stream_id} (shard_id {request.shard_id!r})",
             [metrics.dropped_egress])
-        self.diode: Diode[bytes] = Diode(buffer_size, on_drop=self.drops)
+        self.diode: Diode[bytes] = Diode(buffer_size, on_drop=self.drops, max_bytes=buffer_bytes)
         self._report_source_id = report_source_id
         self._reported = 0
         self._last_report = float("-inf")

@@ -27,12 +27,13 @@ class EgressService(EgressServiceBase[ConsumerStream]):
     """Handlers of loggregator.v2.Egress for consumers, reading from ``pool``'s routers."""
 
     def __init__(self, pool: RouterPool, metrics: RlpMetrics, *, max_streams: int,
-                 buffer_size: int, report_source_id: str) -> None:
+                 buffer_size: int, report_source_id: str, buffer_bytes: int | None = None) -> None:
         super().__init__(metrics.subscriptions)
         self._pool = pool
         self._metrics = metrics
         self._max_streams = max_streams
         self._buffer_size = buffer_size
+        self._buffer_bytes = buffer_bytes
         self._report_source_id = report_source_id
 
     async def BatchedReceiver(  # noqa: N802 - the proto's method name
@@ -88,7 +89,8 @@ class EgressService(EgressServiceBase[ConsumerStream]):
         report_to = (self._report_source_id
                      if wants_reports(context.invocation_metadata()) else None)
         stream = ConsumerStream(self._next_id(), routed, self._pool, self._metrics,
-                                self._buffer_size, report_source_id=report_to)
+                                self._buffer_size, report_source_id=report_to,
+                                buffer_bytes=self._buffer_bytes)
         self._add(stream)
         stream.start()
         return stream

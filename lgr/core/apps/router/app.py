@@ -58,11 +58,13 @@ class Router(Component):
         self._diode: Diode[Item] = Diode(
             config.ingress_buffer_size,
             on_drop=DropTracker("router ingress buffer", [self.dropped_ingress]),
+            max_bytes=config.ingress_buffer_bytes, size_of=_item_bytes,
         )
         self.ingress = IngressService(self._diode, self.ingress_count, self._publish_items)
         v2_subs, v1_subs = GaugePart.split(self.subscriptions, 2)
         self.egress = EgressService(self.pubsub, config.subscriber_buffer_size, self.egress_count,
-                                    self.dropped_egress, v2_subs)  # type: ignore[arg-type]
+                                    self.dropped_egress, v2_subs,  # type: ignore[arg-type]
+                                    buffer_bytes=config.subscriber_buffer_bytes)
         self.v1 = V1Plane(m, ingress=self.ingress_count, dropped_egress=self.dropped_egress,
                           egress=self.egress_count, subscriptions=v1_subs,
                           buffer_size=config.egress_buffer_size, v2_subscribers=self.pubsub,
@@ -144,3 +146,7 @@ class Router(Component):
             except Exception as exc:  # noqa: BLE001
                 self.dropped_ingress.inc(1)
                 log.warning("dropped an envelope that could not be routed: %s", exc)
+
+
+def _item_bytes(item: Item) -> int:
+    return len(item[0])

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lgr.core.config import check_port, setting
+from lgr.core.config import ByteSize, check_port, setting
 from lgr.core.settings import (
+    MIB,
+    MIN_BUFFER_BYTES,
     MetricsEndpoint,
     OwnTls,
     at_least_problems,
@@ -44,6 +46,12 @@ class RouterConfig(MetricsEndpoint, OwnTls):
         "EGRESS_BUFFER_SIZE", 1000,
         "envelopes buffered per v1 (Doppler) subscription before its oldest are dropped",
     )
+    ingress_buffer_bytes: ByteSize = setting(
+        "LGR_ROUTER_INGRESS_BUFFER_BYTES", ByteSize(256 * MIB),
+        "bytes of envelopes buffered from agents before the oldest are dropped, e.g. 64MiB")
+    subscriber_buffer_bytes: ByteSize = setting(
+        "LGR_ROUTER_SUBSCRIBER_BUFFER_BYTES", ByteSize(64 * MIB),
+        "bytes of envelopes buffered per subscription before its oldest are dropped")
     metrics_port: int = metrics_port_setting(14825)
     metrics_ca_file: str = metrics_file_setting(0, "ROUTER_CA_FILE")
     metrics_cert_file: str = metrics_file_setting(1, "ROUTER_CERT_FILE")
@@ -55,7 +63,9 @@ class RouterConfig(MetricsEndpoint, OwnTls):
         problems += at_least_problems(
             ("INGRESS_BUFFER_SIZE", self.ingress_buffer_size, 1),
             ("LGR_ROUTER_SUBSCRIBER_BUFFER_SIZE", self.subscriber_buffer_size, 1),
-            ("EGRESS_BUFFER_SIZE", self.egress_buffer_size, 1))
+            ("EGRESS_BUFFER_SIZE", self.egress_buffer_size, 1),
+            ("LGR_ROUTER_INGRESS_BUFFER_BYTES", self.ingress_buffer_bytes, MIN_BUFFER_BYTES),
+            ("LGR_ROUTER_SUBSCRIBER_BUFFER_BYTES", self.subscriber_buffer_bytes, MIN_BUFFER_BYTES))
         if not self.host.strip():
             problems.append("LGR_ROUTER_HOST is empty: give an address to listen on")
         return problems

@@ -38,12 +38,12 @@ class SubscriberStream:
     """One egress stream: its subscription, its buffer and its drop count."""
 
     def __init__(self, stream_id: int, request: Request, buffer_size: int,
-                 dropped: Counter) -> None:
+                 dropped: Counter, buffer_bytes: int | None = None) -> None:
         self.id = stream_id
         self.shard_id = request.shard_id
         self.drops = DropTracker(
             f"subscription {stream_id} (shard_id {request.shard_id!r})", [dropped])
-        self.diode: Diode[bytes] = Diode(buffer_size, on_drop=self.drops)
+        self.diode: Diode[bytes] = Diode(buffer_size, on_drop=self.drops, max_bytes=buffer_bytes)
         self.subscription: Subscription | None = None
         self.closing = False
 
@@ -72,10 +72,11 @@ class EgressService(EgressServiceBase[SubscriberStream]):
     """
 
     def __init__(self, pubsub: PubSub, buffer_size: int, egress: Counter, dropped: Counter,
-                 subscriptions: Gauge) -> None:
+                 subscriptions: Gauge, buffer_bytes: int | None = None) -> None:
         super().__init__(subscriptions)
         self._pubsub = pubsub
         self._buffer_size = buffer_size
+        self._buffer_bytes = buffer_bytes
         self._egress = egress
         self._dropped = dropped
 
@@ -106,7 +107,8 @@ class EgressService(EgressServiceBase[SubscriberStream]):
         stream.closing = True
 
     def _open(self, request: Request) -> SubscriberStream:
-        stream = SubscriberStream(self._next_id(), request, self._buffer_size, self._dropped)
+        stream = SubscriberStream(self._next_id(), request, self._buffer_size, self._dropped,
+                                  self._buffer_bytes)
         stream.closing = self._closing
         diode = stream.diode
         stream.subscription = self._pubsub.subscribe(request, diode.put, diode.put_many)
