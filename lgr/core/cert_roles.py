@@ -85,10 +85,11 @@ def is_stale(path: str | os.PathLike[str], name: str) -> bool:
         cert = x509.load_pem_x509_certificate(Path(path).read_bytes())
     except (OSError, ValueError):
         return True
-    return _sans(cert) != set(leaf_sans(name)) or _usages(cert) != set(leaf_usages(name))
+    return sans_of(cert) != set(leaf_sans(name)) or _usages(cert) != set(leaf_usages(name))
 
 
-def _sans(cert: x509.Certificate) -> set[str]:
+def sans_of(cert: x509.Certificate) -> set[str]:
+    """The DNS names and IP addresses (as text) ``cert``'s subject alternative names hold."""
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -68,22 +68,23 @@ def test_a_not_yet_valid_certificate_is_refused(pki, tmp_path):
     assert "not valid until" in err.message and "ROUTER_CERT_FILE" in err.message
 
 
-def test_a_chain_signed_by_a_leaf_is_refused(pki, tmp_path):
+def chain_through(pki, tmp_path: Path, *, middle_is_ca: bool) -> tuple[Path, Path]:
+    """(chain file, key file) of a leaf signed by a middle certificate signed by the pki's CA."""
     ca, ca_key = load_pki_ca(pki)
-    middle, middle_key, middle_crt, _ = issue(tmp_path, "middle", ca, ca_key, is_ca=False)
+    middle, middle_key, middle_crt, _ = issue(tmp_path, "middle", ca, ca_key, is_ca=middle_is_ca)
     _, _, crt, key = issue(tmp_path, "leaf", middle, middle_key)
     chain = tmp_path / "chain.crt"
     chain.write_bytes(crt.read_bytes() + middle_crt.read_bytes())
-    err = load_error(pki.ca, chain, key)
+    return chain, key
+
+
+def test_a_chain_signed_by_a_leaf_is_refused(pki, tmp_path):
+    err = load_error(pki.ca, *chain_through(pki, tmp_path, middle_is_ca=False))
     assert "is a leaf (CA:FALSE)" in err.message and "ROUTER_CERT_FILE" in err.message
 
 
 def test_a_chain_through_a_real_intermediate_ca_is_accepted(pki, tmp_path):
-    ca, ca_key = load_pki_ca(pki)
-    middle, middle_key, middle_crt, _ = issue(tmp_path, "middle", ca, ca_key, is_ca=True)
-    _, _, crt, key = issue(tmp_path, "leaf", middle, middle_key)
-    chain = tmp_path / "chain.crt"
-    chain.write_bytes(crt.read_bytes() + middle_crt.read_bytes())
+    chain, key = chain_through(pki, tmp_path, middle_is_ca=True)
     assert tls.TLSFiles(pki.ca, chain, key, ENV).load("server").cert == chain.read_bytes()
 
 

@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from lgr.core import certs
+from lgr.core.cert_roles import sans_of
 from lgr.core.errors import AlreadyExistsError, ConfigError, ExitCode, TLSConfigError
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
@@ -78,14 +79,6 @@ def test_keys_are_0600_and_certs_world_readable(pki):
     for name in ("ca", *certs.COMPONENTS):
         assert mode(pki.key(name)) == 0o600, name
         assert mode(pki.cert(name)) == umasked(0o644), name
-
-
-def sans_of(cert: x509.Certificate) -> set[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return set()
-    return {*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))}
 
 
 @pytest.mark.parametrize(("name", "server_names"), [
