@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +76,42 @@ class PKI:
     def files(self, name: str) -> tuple[Path, Path, Path]:
         """(ca, cert, key) for ``name``, in the order lgr.core.tls's builders take them."""
         return self.ca, self.cert(name), self.key(name)
+
+    def leaf(self, name: str, server_names: Sequence[str]) -> tuple[Path, Path, Path]:
+        """(ca, cert, key) of a server-and-client leaf ``name`` naming ``server_names``, made by
+        this CA on first use: for a stand-in that serves under two roles' names (a router that
+        also receives what the agent would)."""
+        if not self.cert(name).exists():
+            _issue_leaf(self, name, server_names)
+        return self.files(name)
+
+
+def _issue_leaf(pki: PKI, name: str, server_names: Sequence[str]) -> None:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in server_names]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki.key(name).write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    pki.cert(name).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
 @pytest.fixture(scope="session")

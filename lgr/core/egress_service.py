@@ -10,7 +10,9 @@ BatchedReceiver, one Envelope per message for Receiver. Subclasses implement the
 A batch goes out in as many messages as gRPC's message limit needs (:func:`batching.fit`); an
 envelope too large for any message is dropped and counted on its stream, with a log line at most
 every 10 s, and the stream goes on. A write that fails because the client has gone ends the
-stream quietly (gRPC would log its internal error with a traceback).
+stream quietly (gRPC would log its internal error with a traceback); the envelopes of the batch in
+hand that were not written are counted as dropped on the stream, and the subclass counts what is
+left in the stream's buffer when it closes, so a broken stream loses nothing uncounted on this side.
 """
 
 from __future__ import annotations
@@ -124,20 +126,31 @@ class EgressServiceBase(Generic[S]):
         """Write ``stream``'s batches until it ends or a write fails (the client has gone);
         ``sent`` gets what each message carried."""
         await context.send_initial_metadata(())
+        reports = getattr(stream, "has_reports", None)  # the rlp's drop reports are not envelopes
         while batch := await stream.next_batch():
-            if batched:
-                runs, too_large = fit(batch)
-                for run in runs:
-                    if not await _write(context, join_batch(run)):
-                        return
-                    sent(run)
-            else:
-                too_large = [env for env in batch if len(env) > MAX_MESSAGE_BYTES]
-                for env in batch:
-                    if len(env) <= MAX_MESSAGE_BYTES:
-                        if not await _write(context, env):
+            unsent = len(batch) - (reports(batch) if reports is not None else 0)
+            try:
+                if batched:
+                    runs, too_large = fit(batch)
+                    unsent -= len(too_large)
+                    for run in runs:
+                        if not await _write(context, join_batch(run)):
                             return
-                        sent([env])
+                        unsent -= len(run)
+                        sent(run)
+                else:
+                    too_large = [env for env in batch if len(env) > MAX_MESSAGE_BYTES]
+                    unsent -= len(too_large)
+                    for env in batch:
+                        if len(env) <= MAX_MESSAGE_BYTES:
+                            if not await _write(context, env):
+                                return
+                            unsent -= 1
+                            sent([env])
+            finally:
+                # The client has gone (or the handler was cancelled) with this much in hand.
+                if unsent > 0:
+                    stream.drops(unsent)
             if too_large:
                 stream.drops(len(too_large))
                 _too_large(len(too_large))

@@ -61,6 +61,9 @@ async def system(pki: Any, tokens: Tokens, routers: int = 1, events_to_router: b
     Ingress (as it would to an agent, which forwards them there).
     """
     rs = [Router(router_config(pki)) for _ in range(routers)]
+    if events_to_router:  # the first router also stands in for the agent ("metron")
+        _, cert, key = pki.leaf("router-and-agent", ["doppler", "metron"])
+        rs[0] = Router(router_config(pki, cert_file=str(cert), key_file=str(key)))
     async with started(*rs):
         if events_to_router:
             overrides["agent_addr"] = rs[0].address

@@ -66,9 +66,12 @@ class ConsumerStream:
 
     def discard(self) -> None:
         """Stop reading from the routers and free the buffer, without waiting (idempotent):
-        the consumer has gone, or has been sent everything."""
+        the consumer has gone, or has been sent everything. What it left behind is counted as
+        dropped."""
         self.close()
-        self.diode.take(self.diode.size)
+        left = len(self.diode.take(self.diode.size))
+        if left:
+            self.drops(left)
 
     @property
     def connected(self) -> set[str]:

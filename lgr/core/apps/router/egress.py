@@ -119,5 +119,8 @@ class EgressService(EgressServiceBase[SubscriberStream]):
     def _close(self, stream: SubscriberStream) -> None:
         if stream.subscription is not None:
             stream.subscription.unsubscribe()
+        left = len(stream.diode.take(stream.diode.size))  # the subscriber left them behind
+        if left:
+            stream.drops(left)
         if self._remove(stream):
             log.debug("subscription %d closed (%d dropped)", stream.id, stream.dropped)
