@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from lgr.core.config import check_port, setting
+from lgr.core.config import Duration, check_port, setting
 
 METRICS_TLS_ENV = ("METRICS_CA_FILE_PATH", "METRICS_CERT_FILE_PATH", "METRICS_KEY_FILE_PATH")
 METRICS_TLS_FIELDS = ("metrics_ca_file", "metrics_cert_file", "metrics_key_file")
@@ -42,6 +42,18 @@ def metrics_file_setting(part: int, fallback_env: str) -> Any:
     """METRICS_CA/CERT/KEY_FILE_PATH (``part`` 0, 1, 2), defaulting to ``fallback_env``'s file."""
     return setting(METRICS_TLS_ENV[part], "",
                    f"{_METRICS_FILE_HELP[part]} (default: {fallback_env})")
+
+
+DEFAULT_HEADER_TIMEOUT = 10.0
+HEADER_TIMEOUTS_METRIC = "http_header_timeouts"
+
+
+def header_timeout_setting(env: str) -> Any:
+    """An HTTP server's bound on how long a client may take to send a request's headers
+    (lgr.core.http_server)."""
+    return setting(env, Duration(DEFAULT_HEADER_TIMEOUT),
+                   "longest a client may take to send a request's headers; slower connections "
+                   f"are closed and counted in {HEADER_TIMEOUTS_METRIC}")
 
 
 def env_names(obj: Any, names: Iterable[str]) -> tuple[str, ...]:

@@ -23,8 +23,8 @@ from lgr.core.apps.cache.promql import Engine
 from lgr.core.apps.cache.store import Store
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
-from lgr.core.errors import UnavailableError
 from lgr.core.grpc_server import format_address
+from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
 from lgr.core.settings import METRICS_TLS_ENV
@@ -55,7 +55,7 @@ class Cache(Component):
         self.nozzle = None
         self.authorizer: Authorizer | None = None
         self._tls = bool(config.external_cert)
-        self._runner: web.AppRunner | None = None
+        self._http: HttpServer | None = None
         self._metrics_server: MetricsServer | None = None
         self._grpc_server = None
         self.grpc_address: str | None = None
@@ -87,19 +87,12 @@ class Cache(Component):
         engine = Engine(self.store, float(cfg.query_timeout))
         api = HttpApi(self.store, engine, Access(self.authorizer), self.m)
         api.app.on_response_prepare.append(_drop_server_header)
-        self._runner = web.AppRunner(api.app, handle_signals=False, shutdown_timeout=1.0,
-                                     access_log=logging.getLogger("lgr.cache.access"),
-                                     access_log_format=ACCESS_LOG_FORMAT)
+        self._http = HttpServer(api.app, cfg.host, cfg.port, registry=self.metrics, component="cache",
+                                env="ADDR", ssl_context=https, header_timeout=cfg.header_timeout,
+                                shutdown_timeout=1.0, access_log=logging.getLogger("lgr.cache.access"),
+                                access_log_format=ACCESS_LOG_FORMAT)
         try:
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=https,
-                               reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise UnavailableError(f"cache could not bind {cfg.addr}: {exc.strerror}",
-                                       hint="choose another ADDR") from exc
-            self.port = self._runner.addresses[0][1]
+            self.port = await self._http.start()
             self.address = format_address(cfg.host, self.port)
             if cfg.grpc_addr:
                 await self._start_grpc(engine)
@@ -145,9 +138,9 @@ class Cache(Component):
         if self._grpc_server is not None:
             await self._grpc_server.stop(0.5)
             self._grpc_server = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._metrics_server is not None:
             await self._metrics_server.stop()
             self._metrics_server = None

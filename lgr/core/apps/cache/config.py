@@ -31,6 +31,7 @@ from lgr.core.config import Duration, parse_size, setting
 from lgr.core.envelope import KINDS
 from lgr.core.settings import (
     MetricsEndpoint,
+    header_timeout_setting,
     listen_addr_problems,
     metrics_file_setting,
     metrics_port_setting,
@@ -95,6 +96,7 @@ class CacheConfig(MetricsEndpoint):
                                 parse=parse_size)
     query_timeout: Duration = setting("QUERY_TIMEOUT", Duration(10.0),
                                       "longest a PromQL query may run")
+    header_timeout: Duration = header_timeout_setting("LGR_CACHE_HEADER_TIMEOUT")
     logs_provider_addr: str = setting("LOGS_PROVIDER_ADDR", "",
                                       "reverse log proxy to fill from, host:port (empty: no nozzle)")
     logs_provider_ca_file: str = setting(PROVIDER_TLS_ENV[0], "",
@@ -203,8 +205,10 @@ class CacheConfig(MetricsEndpoint):
                            ("LGR_CACHE_MEMORY_LIMIT", self.memory_limit)):
             if value < 0:
                 problems.append(f"{env}={value}: must not be negative")
-        if self.query_timeout <= 0:
-            problems.append(f"QUERY_TIMEOUT={self.query_timeout}: must be positive")
+        for env, value in (("QUERY_TIMEOUT", self.query_timeout),
+                           ("LGR_CACHE_HEADER_TIMEOUT", self.header_timeout)):
+            if value <= 0:
+                problems.append(f"{env}={value}: must be positive")
         if self.logs_provider_addr:
             phost, pport = split_addr(self.logs_provider_addr)
             if not phost or not pport.isdigit() or not 1 <= int(pport) <= 65535:

@@ -21,8 +21,8 @@ from lgr.core.apps.gateway.provider import LogsProvider
 from lgr.core.apps.gateway.read import ReadHandler, page_not_found
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
-from lgr.core.errors import UnavailableError
 from lgr.core.grpc_server import format_address
+from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
 
@@ -51,7 +51,7 @@ class Gateway(Component):
         self.authorizer: Authorizer | None = None
         self.provider: LogsProvider | None = None
         self.reader: ReadHandler | None = None
-        self._runner: web.AppRunner | None = None
+        self._http: HttpServer | None = None
         self._metrics_server: MetricsServer | None = None
 
     @property
@@ -83,22 +83,14 @@ class Gateway(Component):
         app.router.add_route("*", "/v2/read", self.reader.handle)
         app.router.add_route("*", "/{tail:.*}", page_not_found)
         app.on_response_prepare.append(_drop_server_header)
-        self._runner = web.AppRunner(
+        self._http = HttpServer(
+            app, cfg.host, cfg.port, registry=self.metrics, component="gateway", env="GATEWAY_ADDR",
+            ssl_context=https, header_timeout=cfg.header_timeout,
             # Streams end as soon as shutdown() is called, so the runner needs little time.
-            app, handle_signals=False, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT,
-            access_log=logging.getLogger("lgr.gateway.access"),
-            access_log_format=ACCESS_LOG_FORMAT)
+            handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT,
+            access_log=logging.getLogger("lgr.gateway.access"), access_log_format=ACCESS_LOG_FORMAT)
         try:
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=https,
-                               reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise UnavailableError(
-                    f"gateway could not bind {cfg.gateway_addr}: {exc.strerror}",
-                    hint="choose another GATEWAY_ADDR") from exc
-            self.port = self._runner.addresses[0][1]
+            self.port = await self._http.start()
             self.address = format_address(cfg.host, self.port)
             if metrics_ssl is not None:
                 self._metrics_server = MetricsServer(
@@ -115,9 +107,9 @@ class Gateway(Component):
         await self._close()
 
     async def _close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._metrics_server is not None:
             await self._metrics_server.stop()
         if self.provider is not None:

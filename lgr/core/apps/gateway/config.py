@@ -28,6 +28,7 @@ from lgr.core.settings import (
     MetricsEndpoint,
     at_least_problems,
     env_names,
+    header_timeout_setting,
     metrics_file_setting,
     metrics_port_setting,
     positive_problems,
@@ -82,6 +83,7 @@ class GatewayConfig(MetricsEndpoint):
                                        "each stream ends with `event: closing` after this")
     heartbeat: Duration = setting("LGR_GATEWAY_HEARTBEAT", Duration(15.0),
                                   "`event: heartbeat` after this long without a batch")
+    header_timeout: Duration = header_timeout_setting("LGR_GATEWAY_HEADER_TIMEOUT")
     tokens_file: str = setting(
         TOKENS_FILE_ENV, "", "tokens file granting admin or per-source reads, used when "
         "LOG_ADMIN_ADDR is unset (default: tokens.json in lgr's state dir)")
@@ -166,7 +168,8 @@ class GatewayConfig(MetricsEndpoint):
                 problems.append(f"{env}={addr!r}: needs a port between 1 and 65535")
         problems += self.metrics_problems()
         problems += positive_problems(("STREAM_TIMEOUT", self.stream_timeout),
-                                      ("LGR_GATEWAY_HEARTBEAT", self.heartbeat))
+                                      ("LGR_GATEWAY_HEARTBEAT", self.heartbeat),
+                                      ("LGR_GATEWAY_HEADER_TIMEOUT", self.header_timeout))
         problems += at_least_problems(("LGR_GATEWAY_MAX_STREAMS", self.max_streams, 1),
                                       ("LGR_GATEWAY_MAX_STREAMS_PER_TOKEN",
                                        self.max_streams_per_token, 1))

@@ -30,8 +30,8 @@ from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.recent import RecentStore
 from lgr.core.auth import Authorizer, build_authorizer
 from lgr.core.component import Component
-from lgr.core.errors import UnavailableError
 from lgr.core.grpc_server import format_address
+from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
 from lgr.core.router_pool import RouterPool, RouterStream
@@ -66,7 +66,7 @@ class TrafficController(Component):
         self.handlers: Handlers | None = None
         self.cache: CacheRecent | None = None
         self._recent: RouterStream | None = None
-        self._runner: web.AppRunner | None = None
+        self._http: HttpServer | None = None
         self._metrics_server: MetricsServer | None = None
 
     @property
@@ -99,19 +99,12 @@ class TrafficController(Component):
                                  self.store, self.emitter, cache)
         app = web.Application()
         app.add_routes(self.handlers.routes())
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        self._http = HttpServer(app, cfg.host, cfg.port, registry=self.metrics, component="tc",
+                                env="TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT",
+                                ssl_context=outgoing, header_timeout=cfg.header_timeout,
+                                access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         try:
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, cfg.host, cfg.port, ssl_context=outgoing,
-                               reuse_address=True)
-            try:
-                await site.start()
-            except OSError as exc:
-                raise UnavailableError(
-                    f"tc could not bind {cfg.host}:{cfg.port}: {exc.strerror or exc}",
-                    hint="choose another TRAFFIC_CONTROLLER_OUTGOING_DROPSONDE_PORT",
-                ) from exc
-            self.port = self._runner.addresses[0][1]
+            self.port = await self._http.start()
             self.address = format_address(cfg.host, self.port)
             log.info("tc ws bound to: %s", self.address)
             if metrics_ssl is not None:
@@ -141,9 +134,9 @@ class TrafficController(Component):
         await self._release()
 
     async def _release(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
         if self._recent is not None:
             await self._recent.stop()
             self._recent = None

@@ -38,6 +38,7 @@ from lgr.core.settings import (
     OwnTls,
     addr_problem,
     at_least_problems,
+    header_timeout_setting,
     metrics_file_setting,
     metrics_port_setting,
     positive_problems,
@@ -135,6 +136,7 @@ class TcConfig(MetricsEndpoint, OwnTls):
     log_cache_server_name: str = setting(
         "LOG_CACHE_SERVER_NAME", "", "name the log cache's certificate must carry "
         "(default: the host of LOG_CACHE_ADDR)")
+    header_timeout: Duration = header_timeout_setting("LGR_TC_HEADER_TIMEOUT")
     recent_logs: int = setting("LGR_TC_RECENT_LOGS", 100,
                                "recent logs kept per app for /recentlogs without a log cache (0: off)")
     recent_apps: int = setting("LGR_TC_RECENT_APPS", 1000,
@@ -197,6 +199,7 @@ class TcConfig(MetricsEndpoint, OwnTls):
         problems += positive_problems(
             ("LGR_TC_SLOW_CONSUMER_TIMEOUT", self.slow_consumer_timeout),
             ("LGR_TC_KEEPALIVE", self.keepalive),
+            ("LGR_TC_HEADER_TIMEOUT", self.header_timeout),
             ("TRAFFIC_CONTROLLER_METRIC_EMITTER_INTERVAL", self.metric_interval))
         problems += at_least_problems(("LGR_TC_BUFFER_SIZE", self.buffer_size, 1),
                                       ("LGR_TC_RECENT_LOGS", self.recent_logs, 0),
