@@ -15,7 +15,8 @@ Errors: a query parameter that does not parse is 400 with grpc-gateway's
 ``{"code":3,"message":...,"details":[]}``; so is a read the store refuses (limit over 1000 or
 below 0, start after end, a bad name filter), with upstream's message (upstream answers those 500
 with code 2: README, Differences from upstream). PromQL errors are
-``{"status":"error","errorType":"bad_data"|"internal",...}`` with 400 or 500. Auth refusals are an
+``{"status":"error","errorType":"bad_data"|"execution"|"internal",...}`` with 400, 422 or 500
+(lgr.core.apps.cache.promql). Auth refusals are an
 empty 404 (lgr.core.apps.cache.access); a PromQL request's token is checked before its query is
 parsed. Every JSON body ends with a newline.
 """

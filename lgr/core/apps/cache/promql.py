@@ -11,9 +11,9 @@ is a running mean. Results are sorted by labels.
 
 Answers are the Prometheus HTTP API's JSON exactly as log cache's marshaler writes it: times as
 seconds with three decimals, values as Go's shortest ``'f'`` strings. A query the client got wrong
-(its syntax, a time, a step, a range) is ``bad_data`` (HTTP 400, gRPC INVALID_ARGUMENT), as
-Prometheus's own API answers it; what fails while running (a timeout, a selector without a
-source id, many-to-many matching) is ``internal``.
+(its syntax, a time, a step, a range, a selector naming no source id) is ``bad_data`` (HTTP 400),
+many-to-many matching is ``execution`` (422), as Prometheus's own API answers them (gRPC:
+INVALID_ARGUMENT); only the timeout is ``internal`` (500, gRPC UNKNOWN).
 
 Queries run on the event loop without holding it: the store is read in slices (promql_eval) and
 a range query serves the loop between its steps every :data:`TURN` seconds, so one long query
@@ -35,7 +35,8 @@ from lgr.core.apps.cache.store import Store
 
 LOOKBACK_MS = 5 * 60 * 1000
 MAX_POINTS = 11_000  # per series, as Prometheus's API limits range queries
-BAD_DATA, INTERNAL = "bad_data", "internal"
+BAD_DATA, EXECUTION, INTERNAL = "bad_data", "execution", "internal"
+STATUS = {BAD_DATA: 400, EXECUTION: 422, INTERNAL: 500}  # as Prometheus's API answers each
 TURN = 0.005  # seconds a range query computes steps before it lets the event loop run
 
 
@@ -51,7 +52,7 @@ class Result(NamedTuple):
 
 
 class QueryError(Exception):
-    """A query that cannot be answered: ``kind`` bad_data (400) or internal (500)."""
+    """A query that cannot be answered: ``kind`` bad_data (400), execution (422) or internal (500)."""
 
     def __init__(self, message: str, kind: str = INTERNAL) -> None:
         super().__init__(message)
@@ -59,7 +60,7 @@ class QueryError(Exception):
 
     @property
     def status(self) -> int:
-        return 400 if self.kind == BAD_DATA else 500
+        return STATUS[self.kind]
 
     @property
     def body(self) -> bytes:
@@ -194,14 +195,14 @@ async def _load(ctx: ev.Context, tree: object) -> None:
     try:
         await ctx.load(tree)
     except ev.EvalError as exc:
-        raise QueryError(str(exc)) from None
+        raise QueryError(str(exc), exc.kind) from None
 
 
 def _evaluate(ctx: ev.Context, tree: object, t: int):  # noqa: ANN202
     try:
         return ctx.evaluate(tree, t)
     except ev.EvalError as exc:
-        raise QueryError(str(exc)) from None
+        raise QueryError(str(exc), exc.kind) from None
     except RecursionError:  # the parser bounds the depth; this keeps a traceback out of any answer
         raise QueryError(p.TOO_DEEP, BAD_DATA) from None
 

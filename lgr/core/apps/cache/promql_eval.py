@@ -66,7 +66,12 @@ def selected_sources(selector: p.Selector) -> list[str]:
 
 
 class EvalError(Exception):
-    """The query could not be evaluated (no source id, timeout, many-to-many matching)."""
+    """The query could not be evaluated: ``kind`` is "bad_data" (a selector names no source id),
+    "execution" (many-to-many matching) or "internal" (the timeout)."""
+
+    def __init__(self, message: str, kind: str = "internal") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Context:
@@ -114,7 +119,7 @@ class Context:
             try:
                 return fn.binary(node.op, self.evaluate(node.lhs, t), self.evaluate(node.rhs, t))
             except fn.ManyToManyError as exc:
-                raise EvalError(str(exc)) from None
+                raise EvalError(str(exc), "execution") from None
         raise EvalError(f"cannot evaluate {type(node).__name__}")
 
     def _instant(self, sel: p.Selector, t: int) -> list[tuple[Labels, float]]:
@@ -146,7 +151,7 @@ class Context:
         """Read the selector's series, yielding after every SLICE envelopes; returns them."""
         sources = selected_sources(sel)
         if not sources:
-            raise EvalError(f"Metric '{sel.name}' does not have a 'source_id' label.")
+            raise EvalError(f"Metric '{sel.name}' does not have a 'source_id' label.", "bad_data")
         # As upstream's querier: from a second before the window to its end (exclusive).
         start_ns = (self.start_ms - window_ms - 1000) * 1_000_000
         end_ns = self.end_ms * 1_000_000
