@@ -16,7 +16,10 @@ serialized, six tags), each its own bytes object as the nozzle would hand them o
    bytes, the store's arrays and lists, allocator overhead; nothing else is kept);
 3. read: with the store full, a 1000-envelope read (newest first, and oldest first from the middle
    of a source) timed in the store, and as an HTTP GET /api/v1/read answered by a running cache
-   (JSON included), p50 and p99 over ``--reads``.
+   (JSON included), p50 and p99 over ``--reads``;
+4. name filter: a 1000-envelope read of one source of 100,000 counters and gauges with a
+   ``name_filter`` that keeps one name in ten (so about 10,000 envelopes are parsed and matched),
+   with lgr's RE2 (lgr.core.regex) and, for reference, Python's backtracking ``re``.
 
 Targets (issue 5): writes >= 100k env/s, a 1000-envelope read <= 20 ms with 1M held, <= 0.5 KB per
 held envelope. Not part of the test run.
@@ -144,6 +147,31 @@ def bench_store_reads(store: Store, sources: int, reads: int) -> None:
               f"p99 {percentile(times, .99) * 1e3:7.3f} ms")
 
 
+def bench_name_filter(reads: int) -> None:
+    import re
+
+    from lgr.core import envelope, namefilter
+
+    store = Store(max_per_source=200_000)
+    envs = []
+    for i in range(100_000):
+        name = f"metric_{i % 10}_total"
+        envs.append(envelope.counter(name, total=i, source_id="app", timestamp=T0 + i)
+                    if i % 2 else envelope.gauge({name: (1.0, "b"), "other": (2.0, "b")},
+                                                 source_id="app", timestamp=T0 + i))
+    store.put_envelopes(envs)
+    for label, pattern in (("RE2 (lgr.core.regex)", namefilter.compile_filter("metric_3_")),
+                           ("python re, for reference", re.compile("metric_3_"))):
+        times = []
+        for _ in range(reads):
+            t = time.perf_counter()
+            got = store.read("app", 0, 1 << 62, limit=1000, name_filter=pattern)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - t)
+            assert len(got) == 1000, len(got)
+        print(f"read   name filter, {label:<25} p50 {percentile(times, .5) * 1e3:7.3f} ms   "
+              f"p99 {percentile(times, .99) * 1e3:7.3f} ms")
+
+
 async def bench_http_reads(store: Store, sources: int, reads: int) -> None:
     import aiohttp
 
@@ -186,6 +214,7 @@ def main() -> None:
     print(f"memory {per_envelope:,.0f} bytes per held envelope by RSS ({args.envelopes:,} held; "
           f"store accounts {store.nbytes / len(store):,.0f})")
     bench_store_reads(store, args.sources, args.reads)
+    bench_name_filter(min(args.reads, 50))
     if not args.no_http:
         asyncio.run(bench_http_reads(store, args.sources, min(args.reads, 100)))
 
