@@ -68,7 +68,7 @@ def command(
     name_filter: Annotated[Optional[str], typer.Option(
         "--name-filter", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
         help="Only counters and timers whose name, and gauges with a metric whose name, matches; "
-        "gauges keep only the matching metrics.",
+        "gauges keep only the matching metrics (RE2 syntax, as the log cache's).",
     )] = None,
     counter_name: Annotated[Optional[str], typer.Option(
         "--counter-name", metavar="NAME", show_default=False, rich_help_panel=FILTERS,
@@ -85,11 +85,11 @@ def command(
     )] = "",
     include: Annotated[Optional[str], typer.Option(
         "--include", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
-        help="Only print lines (or JSON objects) this regular expression matches.",
+        help="Only print lines (or JSON objects) this regular expression (RE2, as Go's) matches.",
     )] = None,
     exclude: Annotated[Optional[str], typer.Option(
         "--exclude", metavar="REGEX", show_default=False, rich_help_panel=FILTERS,
-        help="Skip lines (or JSON objects) this regular expression matches.",
+        help="Skip lines (or JSON objects) this regular expression (RE2, as Go's) matches.",
     )] = None,
     lines: Annotated[Optional[int], typer.Option(
         "--lines", "-n", min=0, max=MAX_LINES, metavar="N", show_default=False, rich_help_panel=HISTORY,
