@@ -25,6 +25,7 @@ import grpc
 
 from lgr.core import tls
 from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2
+from lgr.core.batching import fit
 from lgr.core.clients.channel import connection_hint, describe, is_handshake_failure, secure_channel
 from lgr.core.clients.defaults import TLS_ENV, AgentClientConfig
 from lgr.core.envelope import join_batch
@@ -220,16 +221,25 @@ class IngressClient:
                 # wait_for_ready: during an agent outage the write waits for the reconnect
                 # (the buffer keeps producers free) instead of failing fast in a loop.
                 self._call = self._stream(wait_for_ready=True)
+            runs, too_large = fit(batch)
+            if too_large:
+                self.stats.failed += len(too_large)
+                # Reported once by the caller (lgr emit prints last_error), not logged per batch.
+                self.last_error = (f"{len(too_large)} envelope(s) over the "
+                                   f"{tls.MAX_MESSAGE_BYTES}-byte gRPC message limit not sent")
+            written = 0
             try:
-                await self._call.write(join_batch(batch))
+                for run in runs:
+                    await self._call.write(join_batch(run))
+                    written += len(run)
+                    self.stats.sent += len(run)
+                    self.stats.batches += 1
             except Exception as exc:  # noqa: BLE001 - any broken write: count, reconnect
-                await self._broken(self._call, exc, len(batch))
+                await self._broken(self._call, exc, n - len(too_large) - written)
                 self._call = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff[1])
                 continue
-            self.stats.sent += n
-            self.stats.batches += 1
             delay = self._backoff[0]
 
     async def _broken(self, call: grpc.aio.StreamUnaryCall, exc: BaseException, lost: int) -> None:

@@ -238,3 +238,22 @@ def test_the_grpc_api_is_off_unless_asked_and_needs_its_certificates(pki, tmp_pa
     text = str(err.value) + " ".join(getattr(err.value, "problems", []))
     for env in ("CA_PATH", "CERT_PATH", "KEY_PATH"):
         assert f"{env} is required when LGR_CACHE_GRPC_ADDR is set" in text
+
+
+def test_a_read_page_fits_in_one_grpc_message_and_the_next_read_goes_on(pki, tmp_path):
+    """Three 4 MiB logs do not fit in one 10 MiB response: the page ends before the third
+    (issue 10, finding 4), and reading on from the last timestamp returns it."""
+    async def body():
+        async with grpc_cache(pki, tmp_path) as (api, ch):
+            big = [envelope.log(b"x" * (4 << 20), source_id="big", timestamp=T0 + i * NS)
+                   for i in range(3)]
+            put(api.cache, big)
+            egress = egress_pb2_grpc.EgressStub(ch)
+            first = await egress.Read(egress_pb2.ReadRequest(source_id="big", start_time=T0),
+                                      timeout=10)
+            assert [e.timestamp for e in first.envelopes.batch] == [T0, T0 + NS]
+            rest = await egress.Read(egress_pb2.ReadRequest(
+                source_id="big", start_time=T0 + NS + 1), timeout=10)
+            assert [e.timestamp for e in rest.envelopes.batch] == [T0 + 2 * NS]
+
+    run(body())

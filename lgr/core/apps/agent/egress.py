@@ -13,7 +13,9 @@ rates and batches fill up by themselves at high rates. The gRPC ingress calls :m
 adding envelopes, which sends at once when a stream is free, a turn of the event loop before the
 dispatcher task would. Free streams take turns, so every router gets a share even at low rates.
 Envelopes taken for a write that fails, or taken while no stream is connected, are counted as
-``dropped{direction="egress"}``.
+``dropped{direction="egress"}``. A batch too large for one gRPC message (10 MiB) goes out as
+several, on the same stream (:func:`lgr.core.batching.fit`); an envelope too large for any
+message is dropped and counted there too.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ import grpc
 
 from lgr.core.apps.agent.config import BATCH_INTERVAL, BATCH_SIZE
 from lgr.core.apps.agent.router_stream import RouterStream
+from lgr.core.batching import fit
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
 from lgr.core.envelope import join_batch
 from lgr.core.metrics import Counter, Registry
+from lgr.core.tls import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("lgr.agent")
 
@@ -77,6 +81,9 @@ class RouterPool:
             {"metric_version": "2.0"},
         )
         self._drops = DropTracker("agent egress to routers", [self.dropped])
+        self._too_large = DropTracker(
+            f"agent egress: envelopes too large for one gRPC message ({MAX_MESSAGE_BYTES} bytes)",
+            [self.dropped])
         self._streams = [
             RouterStream(self, i, max_writes if max_writes is not None else 100000 + random.randrange(1000))
             for i in range(streams)
@@ -164,11 +171,7 @@ class RouterPool:
         stream = self._take_free()
         if stream is None:
             return  # the dispatcher sends once a stream is freed
-        items = diode.take(BATCH_SIZE)
-        if items:
-            stream.send(join_batch(items), len(items))
-        else:
-            self.release(stream, stream.generation)
+        self._send(stream, diode.take(BATCH_SIZE))
 
     async def _dispatch(self) -> None:
         diode = self._diode
@@ -181,11 +184,17 @@ class RouterPool:
                     # Upstream's batcher fails each write at once when no router is connected.
                     self.drop(len(diode.take(diode.size)))
                 continue
-            items = diode.take(BATCH_SIZE)
-            if not items:
-                self.release(stream, stream.generation)
-                continue
-            stream.send(join_batch(items), len(items))
+            self._send(stream, diode.take(BATCH_SIZE))
+
+    def _send(self, stream: RouterStream, items: list[bytes]) -> None:
+        """Hand ``items`` to ``stream`` in as many EnvelopeBatches as the message limit needs."""
+        runs, too_large = fit(items)
+        if too_large:
+            self._too_large(len(too_large))
+        if runs:
+            stream.send([(join_batch(run), len(run)) for run in runs])
+        else:
+            self.release(stream, stream.generation)
 
     def drop(self, n: int) -> None:
         """Count ``n`` envelopes lost on the way to the routers."""

@@ -138,29 +138,31 @@ class RouterStream:
             log.warning("agent: stream %d to router %s broke: %s", self.index, target, reason)
             self._broken.set()
 
-    def send(self, data: bytes, count: int) -> None:
-        """Write one EnvelopeBatch (``count`` envelopes) in the background; the stream is busy."""
+    def send(self, messages: list[tuple[bytes, int]]) -> None:
+        """Write EnvelopeBatches, each ``(bytes, envelope count)``, in order in the background;
+        the stream is busy until they are written."""
         self.busy = True
-        self._write_task = asyncio.ensure_future(self._write(data, count, self.generation))
+        self._write_task = asyncio.ensure_future(self._write(messages, self.generation))
 
-    async def _write(self, data: bytes, count: int, generation: int) -> None:
+    async def _write(self, messages: list[tuple[bytes, int]], generation: int) -> None:
         pool = self._pool
         call = self._call
-        try:
-            assert call is not None
-            await call.write(data)
-        except asyncio.CancelledError:
-            pool.drop(count)
-            self.busy = False
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of the call is a broken stream
-            pool.drop(count)
-            self.busy = False
-            self._mark_broken(f"write failed: {type(exc).__name__}: {exc}".strip())
-            return
-        pool.egress.inc(count)
+        for i, (data, count) in enumerate(messages):
+            try:
+                assert call is not None
+                await call.write(data)
+            except asyncio.CancelledError:
+                pool.drop(sum(n for _, n in messages[i:]))
+                self.busy = False
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure of the call is a broken stream
+                pool.drop(sum(n for _, n in messages[i:]))
+                self.busy = False
+                self._mark_broken(f"write failed: {type(exc).__name__}: {exc}".strip())
+                return
+            pool.egress.inc(count)
+            self._writes += 1
         self.busy = False
-        self._writes += 1
         if generation != self.generation or not self.connected:
             return
         if self._writes >= self._max_writes:

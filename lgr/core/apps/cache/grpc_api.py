@@ -26,7 +26,9 @@ from lgr.core.apps.cache import promql, reads
 from lgr.core.apps.cache.metrics import CacheMetrics
 from lgr.core.apps.cache.promql_parser import MATRIX, SCALAR
 from lgr.core.apps.cache.store import Store
+from lgr.core.batching import FRAMING, fit
 from lgr.core.grpc_server import identity, parse_request
+from lgr.core.tls import MAX_MESSAGE_BYTES
 
 PromQL = promql_pb2.PromQL
 SEND_RESPONSE = ingress_pb2.SendResponse().SerializeToString()
@@ -64,9 +66,12 @@ class GrpcApi:
         except reads.ReadError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         self.metrics.sync(self.store)
+        # A page must fit in one gRPC message: it ends before the envelope that would not fit
+        # (the client reads on from the last timestamp); one too large for any page is skipped.
+        runs, _ = fit(envs, MAX_MESSAGE_BYTES - FRAMING)
         # ReadResponse is one length-delimited field 1 holding the EnvelopeBatch: the wire shape
         # of a batch of one, so the envelopes go out as the bytes the store holds.
-        return envelope.join_batch([envelope.join_batch(envs)])
+        return envelope.join_batch([envelope.join_batch(runs[0] if runs else [])])
 
     async def Meta(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
         """MetaResponse: count, expired, oldest and newest timestamp of every source id."""
