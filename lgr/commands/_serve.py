@@ -36,7 +36,9 @@ from lgr.core.errors import ExitCode
 from lgr.core.grpc_tuning import prefer_poller_io
 from lgr.core.supervisor import die_with_parent
 
-GRACE_SECONDS = 5.0
+# SIGTERM/SIGINT: a component refuses new work at once (the agent ends open ingress streams with
+# UNAVAILABLE and why), then has this long to forward what it holds before it exits.
+GRACE_SECONDS = 2.0
 
 
 def _flag(name: str) -> str:

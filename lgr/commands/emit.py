@@ -226,7 +226,10 @@ def _run(opts: _Common, kind: str, make: Callable[[Any], Any], lines: bool = Fal
             await client.connect(opts.connect_timeout)
             progress = _Progress(client, None if lines else opts.count) if show_progress else None
             try:
-                await load.send_all(client, items, make, opts.rate, run)
+                # Bounded: an agent that shut down mid-stream must not keep emit waiting forever
+                # (what is left is counted as failed and reported with the agent's reason).
+                await load.send_all(client, items, make, opts.rate, run,
+                                    flush_timeout=opts.connect_timeout)
             finally:
                 if progress:
                     progress.stop()

@@ -182,7 +182,7 @@ class IngressClient:
             try:
                 await asyncio.wait_for(self._finish(call), max(0.1, deadline - time.monotonic()))
             except (grpc.aio.AioRpcError, TimeoutError, asyncio.InvalidStateError) as exc:
-                self.last_error = describe(exc)
+                self.last_error = self.last_error or describe(exc)  # keep the first cause
                 call.cancel()
         await self._channel.close()
         self._channel = None
@@ -234,6 +234,9 @@ class IngressClient:
                     written += len(run)
                     self.stats.sent += len(run)
                     self.stats.batches += 1
+            except asyncio.CancelledError:
+                self.stats.failed += n - len(too_large) - written  # closed while it waited for the agent
+                raise
             except Exception as exc:  # noqa: BLE001 - any broken write: count, reconnect
                 await self._broken(self._call, exc, n - len(too_large) - written)
                 self._call = None

@@ -38,8 +38,10 @@ async def send_all(
     make: Callable[[Any], envelope_pb2.Envelope | bytes],
     rate: float | None = None,
     run: LoadRun | None = None,
+    flush_timeout: float | None = None,
 ) -> LoadRun:
-    """Send ``make(item)`` for every item, at most ``rate`` per second, then flush."""
+    """Send ``make(item)`` for every item, at most ``rate`` per second, then flush (waiting at
+    most ``flush_timeout`` seconds for an agent that has gone away to come back)."""
     run = run or LoadRun()
     start = run.started = time.monotonic()
     sent = 0
@@ -52,7 +54,7 @@ async def send_all(
         sent += 1
         if sent % 100 == 0:
             await asyncio.sleep(0)  # let the sender task (and any progress display) run
-    await client.flush()
+    await client.flush(flush_timeout)
     run.finished = time.monotonic()
     return run
 

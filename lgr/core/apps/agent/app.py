@@ -32,6 +32,7 @@ from lgr.core.apps.agent.udp_ingress import UDPIngress
 from lgr.core.component import Component
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
+from lgr.core.grpc_drain import Drain
 from lgr.core.grpc_server import format_address, start_server
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
@@ -39,6 +40,8 @@ from lgr.core.metrics_server import MetricsServer
 log = logging.getLogger("lgr.agent")
 
 
+
+SHUTDOWN_MESSAGE = "the agent is shutting down: it takes no more envelopes (reconnect to another agent)"
 
 class Agent(Component):
     """The agent server; ``App(config)`` does no I/O, ``await start()`` binds everything."""
@@ -75,6 +78,8 @@ class Agent(Component):
         self.udp: UDPIngress | None = None
         self.metrics_server: MetricsServer | None = None
         self._server = None
+        # On stop, open emitter streams end at once with this, instead of waiting out the grace.
+        self.drain = Drain(SHUTDOWN_MESSAGE)
         self.port: int | None = None
         self.udp_port: int | None = None
 
@@ -103,7 +108,7 @@ class Agent(Component):
                                      PassThrough(cfg.tags, logs_disabled=cfg.logs_disabled),
                                      on_queued=self.pool.kick)
             self._server, self.port = await start_server(
-                [service.handler()], cfg.host, cfg.port, server_creds, "agent"
+                [self.drain.wrap(service.handler())], cfg.host, cfg.port, server_creds, "agent"
             )
             self.address = format_address(cfg.host, self.port)
             if not cfg.disable_udp:
@@ -151,6 +156,9 @@ class Agent(Component):
         self.diode.put_many(serialize_all(self.tagger, envs))
 
     async def _stop(self, grace: float) -> None:
+        # Refuse ingress first (a client is told why and can go elsewhere), then forward what
+        # the buffer holds within the grace period.
+        self.drain.close()
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
