@@ -135,12 +135,15 @@ async def _serve(component: Component) -> None:
             os._exit(int(ExitCode.INTERRUPTED))
         asyncio.ensure_future(component.stop(GRACE_SECONDS))
 
-    await component.start()
-    gc.collect()
-    gc.freeze()  # start-up's objects live as long as the process: never scan them again
+    # Handlers first: a SIGTERM right after the "bound to" line must stop gracefully, not kill.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     try:
+        await component.start()
+        if signals:  # asked to stop while starting (stop() before start() does nothing)
+            await component.stop(GRACE_SECONDS)
+        gc.collect()
+        gc.freeze()  # start-up's objects live as long as the process: never scan them again
         await component.wait_stopped()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):

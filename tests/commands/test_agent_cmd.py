@@ -64,3 +64,30 @@ def test_flags_override_env():
                           env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == ExitCode.CONFIG
     assert "'also-bad'" in proc.stderr and "'nope'" not in proc.stderr
+
+
+def test_an_agent_restarted_at_once_after_sigterm_binds_the_same_ports(pki):
+    """With an emitter stream open, SIGTERM ends the agent without waiting out the stream, and a
+    new agent binds the same gRPC and UDP ports right away (nothing holds them)."""
+    from lgr.core.probe import free_port
+
+    udp_bound = re.compile(r"agent udp bound to: 127\.0\.0\.1:(\d+)")
+
+    async def scenario():
+        async with routers(pki) as (router,):
+            grpc_port, udp_port = free_port(), free_port(proto="udp")
+            env = lgr_env(agent_env(pki, router.address, AGENT_PORT=str(grpc_port),
+                                    AGENT_INCOMING_UDP_PORT=str(udp_port)), OURS)
+            async with lgr_process("agent", "start", "--metrics-port", "-1", env=env) as first:
+                await wait_for_line(first, BOUND, udp_bound)
+                async with client_channel(pki, grpc_port) as channel:
+                    call = ingress_pb2_grpc.IngressStub(channel).BatchSender()
+                    await call.write(envelope_pb2.EnvelopeBatch(batch=[E.log("open", source_id="p")]))
+                    assert await terminate(first) == 0
+                    call.cancel()
+            async with lgr_process("agent", "start", "--metrics-port", "-1", env=env) as second:
+                ports = await wait_for_line(second, BOUND, udp_bound)
+                assert ports == [str(grpc_port), str(udp_port)]
+                assert await terminate(second) == 0
+
+    run(scenario(), timeout=60)
