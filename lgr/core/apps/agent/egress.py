@@ -37,10 +37,13 @@ from lgr.core.batching import fit
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
 from lgr.core.envelope import join_batch
+from lgr.core.log_limit import RateLimitedLog
 from lgr.core.metrics import Counter, Registry
 from lgr.core.tls import MAX_MESSAGE_BYTES
 
 log = logging.getLogger("lgr.agent")
+# Every stream re-resolves on each reconnect: an unresolvable ROUTER_ADDR would log many lines a second.
+_limited = RateLimitedLog(log)
 
 Address = tuple[str, int]
 
@@ -223,7 +226,7 @@ async def _resolve(host: str, port: int) -> list[Address]:
         try:
             infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
         except OSError as exc:
-            log.warning("agent: cannot resolve router %s: %s", host, exc)
+            _limited.warning(("resolve", host), "agent: cannot resolve router %s: %s", host, exc)
             return []
         addrs = sorted({(info[4][0], port) for info in infos})
         if addrs:

@@ -32,8 +32,10 @@ from lgr.core.clients.egress import (
     egress_request,
 )
 from lgr.core.errors import LgrError
+from lgr.core.log_limit import RateLimitedLog
 
 log = logging.getLogger("lgr.cache.nozzle")
+_limited = RateLimitedLog(log)  # a retry loop repeats its failure every few seconds at most
 
 FATAL_RETRY = (1.0, 30.0)  # seconds: backoff after errors EgressClient gives up on
 CONNECT_TIMEOUT = 5.0  # seconds without a first connection before the failure is logged
@@ -63,7 +65,7 @@ class Nozzle:
                     delay = FATAL_RETRY[0]
             except LgrError as exc:
                 self.metrics.nozzle_errors.inc()
-                log.warning("nozzle: %s; retrying in %.0fs", exc.message, delay)
+                _limited.warning("failed", "nozzle: %s; retrying in %.0fs", exc.message, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, FATAL_RETRY[1])
 
@@ -80,7 +82,7 @@ class Nozzle:
                         event.delta, event.total)
         elif isinstance(event, StreamInterrupted):
             self.metrics.nozzle_errors.inc()
-            log.warning("nozzle: stream from the rlp at %s broke (%s: %s); retrying in %.2fs",
-                        self.address, event.code, event.details, event.retry_in)
+            _limited.warning("broke", "nozzle: stream from the rlp at %s broke (%s: %s); retrying in %.2fs",
+                             self.address, event.code, event.details, event.retry_in)
         elif isinstance(event, StreamResumed):
             log.info("nozzle: reconnected to the rlp at %s after %.1fs", self.address, event.outage)
