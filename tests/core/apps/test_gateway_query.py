@@ -101,3 +101,12 @@ def test_request_takes_the_first_shard_id_and_deterministic_name():
     assert req == egress_pb2.EgressBatchRequest(
         shard_id="s1", deterministic_name="d", use_preferred_tags=True,
         selectors=[egress_pb2.Selector(log=egress_pb2.LogSelector())])
+
+
+@pytest.mark.parametrize("raw", ["log&source_id=\udcff", "log&source_id=a\udcc3\udc28"])
+def test_request_target_bytes_that_are_not_utf8_become_replacement_characters(raw):
+    """Found by tests/fuzz/test_fuzz_sse_query.py: lone surrogates (how a request target's
+    non-UTF-8 bytes arrive) made protobuf raise UnicodeEncodeError building the selector."""
+    request = build_request(parse_query(raw))
+    assert "\ufffd" in request.selectors[0].source_id
+    request.SerializeToString()

@@ -36,6 +36,8 @@ Query = dict[str, list[str]]
 def parse_query(raw: str) -> Query:
     """Parse a raw query string the way Go's ``url.ParseQuery`` does (bad pairs dropped)."""
     values: Query = {}
+    if not raw.isascii():
+        raw = _well_formed(raw)
     for pair in raw.split("&"):
         if not pair or ";" in pair:
             continue
@@ -48,6 +50,17 @@ def parse_query(raw: str) -> Query:
         value = unquote_plus(value, errors="replace")
         values.setdefault(key, []).append(value)
     return values
+
+
+def _well_formed(text: str) -> str:
+    """``text`` with lone surrogates as U+FFFD. A request target's bytes that are not UTF-8 reach
+    the handler as surrogates (surrogateescape), which protobuf cannot encode; they get U+FFFD,
+    as bad escapes do."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate surrogateescape cannot have made
+        data = text.encode("utf-8", "surrogatepass")
+    return data.decode("utf-8", "replace")
 
 
 def build_selectors(query: Query) -> list[egress_pb2.Selector]:
