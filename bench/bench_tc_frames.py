@@ -1,11 +1,11 @@
-"""Benchmark: the traffic controller's v2 → v1 frame conversion (FrameEncoder.frames); prints env/s.
+"""Benchmark: v2 → v1 frame conversion (FrameEncoder.convert, as the router's V2ToV1); prints env/s.
 
 Run: .venv/bin/python bench/bench_tc_frames.py [--seconds 1.0]
 
 Two router batches of 100 envelopes (those of bench_protojson.py): ``logs`` (app log lines of ten
 instances, seven tags) and ``mixed`` (logs, counters, gauges, timers and events, a fifth each).
-Each is converted from its wire bytes to v1 frames, as a websocket of /apps/{app}/stream or
-/firehose gets them, with the log shortcut (lgr.core.apps.tc.logframes) and without it (every
+Each is converted from its wire bytes to v1 frames, as the router does for v1 subscribers (the
+traffic controller's websockets), with the log shortcut (lgr.core.conversion.logframes) and without it (every
 envelope through to_v1 + marshal_v1, as before it existed).
 """
 
@@ -23,9 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_protojson import logs, mixed  # noqa: E402
 
 from lgr.core import envelope as E  # noqa: E402
+from lgr.core._proto.loggregator.v2 import envelope_pb2  # noqa: E402
 from lgr.core.apps.tc.frames import FrameEncoder  # noqa: E402
 from lgr.core.apps.tc.metrics import TcMetrics  # noqa: E402
 from lgr.core.metrics import Registry  # noqa: E402
+
+
+parse = envelope_pb2.EnvelopeBatch.FromString
 
 
 def rate(fn: Callable[[], object], n: int, seconds: float) -> float:
@@ -47,8 +51,8 @@ def main() -> None:
     plain._logs.frame = lambda env: None  # type: ignore[method-assign]  # every log via to_v1
     for name, make in (("logs", logs), ("mixed", mixed)):
         wire = E.join_batch(e.SerializeToString() for e in make())
-        fast = rate(lambda w=wire: shortcut.frames(w), 100, args.seconds)
-        slow = rate(lambda w=wire: plain.frames(w), 100, args.seconds)
+        fast = rate(lambda w=wire: shortcut.convert(parse(w).batch), 100, args.seconds)
+        slow = rate(lambda w=wire: plain.convert(parse(w).batch), 100, args.seconds)
         print(f"{name:<6} frames {fast:>10,.0f} env/s   (all through to_v1: {slow:>10,.0f} env/s)")
 
 

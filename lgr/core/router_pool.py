@@ -2,9 +2,11 @@
 
 Both read the routers directly, as upstream's do: one mTLS channel per address in ROUTER_ADDRS
 (routers verified under upstream's fixed name "doppler"), and for each subscription a
-BatchedReceiver stream on every channel. :class:`RouterStream` keeps one subscription's streams
+BatchedReceiver stream on every channel (the traffic controller: upstream's v1
+``plumbing.Doppler/BatchSubscribe``). :class:`RouterStream` keeps one subscription's streams
 open: a stream that ends or fails is reopened after 0.1 s, doubling to 2 s, while the other
-routers' streams carry on. Batches arrive as raw EnvelopeBatch bytes. Channel reconnect backoff
+routers' streams carry on. Batches arrive as raw bytes (EnvelopeBatch, or BatchResponse for v1:
+both are field 1, repeated). Channel reconnect backoff
 is capped at :data:`MAX_BACKOFF` seconds (gRPC's default grows to 120 s), so a restarted router
 is found again within seconds.
 """
@@ -22,6 +24,7 @@ from lgr.core.metrics import Counter
 from lgr.core.tls import ROUTER_SERVER_NAME, channel_options
 
 BATCHED_RECEIVER = "/loggregator.v2.Egress/BatchedReceiver"
+BATCH_SUBSCRIBE = "/plumbing.Doppler/BatchSubscribe"
 MIN_BACKOFF = 0.1  # seconds
 MAX_BACKOFF = 2.0  # seconds
 
@@ -36,7 +39,7 @@ def backoff_options() -> list[tuple[str, int]]:
 
 
 class RouterPool:
-    """A channel per router address; :meth:`batched_receiver` opens raw-bytes streams on it.
+    """A channel per router address; :meth:`open` opens raw-bytes streams on it.
 
     ``component`` names the owner in log lines ("rlp connected to router ...").
     """
@@ -50,15 +53,17 @@ class RouterPool:
         self._channels = {a: grpc.aio.secure_channel(a, credentials, options=options)
                           for a in self.addrs}
         self._up: dict[str, bool | None] = {a: None for a in self.addrs}
-        self._calls = {
-            a: ch.unary_stream(BATCHED_RECEIVER, request_serializer=identity,
-                               response_deserializer=identity)
-            for a, ch in self._channels.items()
-        }
+        self._calls: dict[tuple[str, str], grpc.aio.UnaryStreamMultiCallable] = {}
 
-    def batched_receiver(self, addr: str, request: bytes) -> grpc.aio.UnaryStreamCall:
-        """Open BatchedReceiver on router ``addr`` with a serialized EgressBatchRequest."""
-        return self._calls[addr](request)
+    def open(self, addr: str, request: bytes,
+             method: str = BATCHED_RECEIVER) -> grpc.aio.UnaryStreamCall:
+        """Open ``method`` (BatchedReceiver unless told) on router ``addr`` with a serialized
+        request (EgressBatchRequest; SubscriptionRequest for BATCH_SUBSCRIBE)."""
+        call = self._calls.get((addr, method))
+        if call is None:
+            call = self._calls[(addr, method)] = self._channels[addr].unary_stream(
+                method, request_serializer=identity, response_deserializer=identity)
+        return call(request)
 
     def note_up(self, addr: str) -> None:
         """A stream to ``addr`` is open; log when the router was down or never seen."""
@@ -82,13 +87,14 @@ class RouterStream:
     """One subscription's BatchedReceiver on every router, each batch handed to ``on_batch``.
 
     ``connects`` / ``disconnects`` count streams coming up and going down; ``connected`` holds
-    the routers currently streaming.
+    the routers currently streaming. ``method`` is BatchedReceiver unless told.
     """
 
     def __init__(self, pool: RouterPool, request: bytes, on_batch: Callable[[bytes, str], None],
-                 connects: Counter, disconnects: Counter) -> None:
+                 connects: Counter, disconnects: Counter, method: str = BATCHED_RECEIVER) -> None:
         self._pool = pool
         self._request = request
+        self._method = method
         self._on_batch = on_batch
         self._connects = connects
         self._disconnects = disconnects
@@ -115,7 +121,7 @@ class RouterStream:
         loop = asyncio.get_running_loop()
         delay = MIN_BACKOFF
         while True:
-            call = self._pool.batched_receiver(addr, self._request)
+            call = self._pool.open(addr, self._request, self._method)
             started = loop.time()
             streamed = False
             try:

@@ -85,7 +85,8 @@ def ws(tc: TrafficController, path: str, headers: dict[str, str] | None = None,
 
 async def subscribed(routers: Sequence[Router], n: int) -> None:
     """Wait until every router holds ``n`` subscriptions (the controller's streams are in)."""
-    await async_wait_until(lambda: all(len(r.egress.streams) == n for r in routers),
+    await async_wait_until(lambda: all(len(r.egress.streams) + len(r.v1.doppler.streams) == n
+                                       for r in routers),
                            timeout=TIMEOUT)
 
 

@@ -11,7 +11,8 @@ well-formed message from a Go agent gives the same bytes), and reaches v2 subscr
 
 v2 envelopes (the v2 Ingress service) reach v1 subscribers as go-loggregator's ``ToV1`` of them,
 each v1 envelope marshalled with Go's required-field check (one that fails is skipped and counted
-in ``v1_marshal_errors``, as upstream's router drops it), by :class:`V2ToV1`.
+in ``v1_marshal_errors``, as upstream's router drops it), by :class:`V2ToV1`; plain logs take
+the shortcut of :mod:`lgr.core.conversion.logframes` (same outcome, about twice as fast).
 
 Each direction converts only while the other plane has at least one subscription: upstream
 converts every envelope, but one that no subscriber selects is discarded either way, so the
@@ -30,8 +31,9 @@ from google.protobuf.message import DecodeError
 from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core._proto.plumbing import doppler_pb2
-from lgr.core.apps.router.v1_routing import Item, V1Router, route_item
+from lgr.core.apps.router.v1_routing import LOG_TYPE, Item, V1Router, route_item
 from lgr.core.conversion import V1MarshalError, marshal_v1, to_v1, to_v2
+from lgr.core.conversion.logframes import LogFrames
 from lgr.core.grpc_server import identity
 from lgr.core.metrics import Counter
 
@@ -125,6 +127,7 @@ class V2ToV1:
     def __init__(self, router: V1Router, marshal_errors: Counter) -> None:
         self._router = router
         self._marshal_errors = marshal_errors
+        self._logs = LogFrames()
 
     def publish(self, items: Iterable[V2Item]) -> None:
         """Convert and route ``items``, when any v1 subscription exists."""
@@ -132,15 +135,22 @@ class V2ToV1:
             return
         out: list[Item] = []
         failed = 0
+        log_frame = self._logs.frame
+        parse = envelope_pb2.Envelope.FromString
         for data, _source_id, kind in items:
             if kind not in _V1_KINDS:
                 continue
             try:
-                converted = to_v1(envelope_pb2.Envelope.FromString(data))
+                env = parse(data)
             except DecodeError:
                 failed += 1
                 continue
-            for v1 in converted:
+            if kind == "log":
+                frame = log_frame(env)
+                if frame is not None:  # a LogMessage of app source_id
+                    out.append((frame, env.source_id, LOG_TYPE))
+                    continue
+            for v1 in to_v1(env):
                 try:
                     out.append(route_item(marshal_v1(v1), v1))
                 except V1MarshalError:

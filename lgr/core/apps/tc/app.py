@@ -1,8 +1,9 @@
 """Traffic controller app: an aiohttp server for websockets and HTTP, wired to every router.
 
 Wiring: one mTLS channel per router (lgr.core.router_pool); each websocket opens its own
-BatchedReceiver on every router (:mod:`.handlers`, :mod:`.websocket`), with the subscription id
-as shard id for the firehose, and gets the envelopes as v1 frames (:mod:`.frames`); recent logs
+v1 ``Doppler/BatchSubscribe`` on every router (:mod:`.handlers`, :mod:`.websocket`), as
+upstream's controller does, with the subscription id as shard id for the firehose, and sends the
+v1 envelopes as the routers sent them, one per frame (:mod:`.frames`); recent logs
 and container metrics are read from the log cache at LOG_CACHE_ADDR with the caller's token
 (:mod:`.cache_recent`), or, when none is configured, from an in-memory store fed by one more
 subscription to the routers (:mod:`.recent`), which only knows what arrived since the controller
@@ -95,7 +96,7 @@ class TrafficController(Component):
         self.cache = cache
         self.pool = RouterPool(cfg.router_addrs, creds, component=self.name)
         self.emitter = MetricEmitter(self.metrics, cfg.agent_addr, creds, cfg.metric_interval)
-        self.handlers = Handlers(cfg, self.pool, self.encoder, self.m, self.authorizer,
+        self.handlers = Handlers(cfg, self.pool, self.m, self.authorizer,
                                  self.store, self.emitter, cache)
         app = web.Application()
         app.add_routes(self.handlers.routes())

@@ -34,15 +34,15 @@ from aiohttp import web
 
 from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.events import log_pb2
-from lgr.core._proto.loggregator.v2 import egress_pb2
+from lgr.core._proto.plumbing import doppler_pb2
 from lgr.core.apps.tc.cache_recent import CacheRecent, bearer_token
 from lgr.core.apps.tc.config import TcConfig
 from lgr.core.apps.tc.emitter import MetricEmitter
-from lgr.core.apps.tc.frames import FrameEncoder, app_request, firehose_request
+from lgr.core.apps.tc.frames import app_request, firehose_request, v1_frames
 from lgr.core.apps.tc.metrics import TcMetrics
 from lgr.core.apps.tc.multipart import content_type, multipart_body, new_boundary
 from lgr.core.apps.tc.recent import DEFAULT_LIMIT, RecentStore
-from lgr.core.router_pool import RouterPool, RouterStream
+from lgr.core.router_pool import BATCH_SUBSCRIBE, RouterPool, RouterStream
 from lgr.core.apps.tc.websocket import CLOSE_TIMEOUT, WebsocketSession
 from lgr.core.auth import Authorizer, Decision
 from lgr.core.errors import LgrError
@@ -74,12 +74,10 @@ def refusal(decision: Decision) -> web.Response:
 class Handlers:
     """The routes of one traffic controller, sharing its router pool, store and metrics."""
 
-    def __init__(self, config: TcConfig, pool: RouterPool, encoder: FrameEncoder,
-                 metrics: TcMetrics, authorizer: Authorizer, store: RecentStore,
+    def __init__(self, config: TcConfig, pool: RouterPool, metrics: TcMetrics, authorizer: Authorizer, store: RecentStore,
                  emitter: MetricEmitter, cache: CacheRecent | None = None) -> None:
         self._config = config
         self._pool = pool
-        self._encoder = encoder
         self._m = metrics
         self._auth = authorizer
         self._store = store
@@ -117,9 +115,9 @@ class Handlers:
         decision = await self._auth.check_firehose(authorization(request))
         if not decision.allowed:
             return refusal(decision)
-        egress = firehose_request(request.match_info["subscription_id"],
-                                  request.query.get("filter-type", ""))
-        return await self._serve(request, egress, "firehose")
+        subscription = firehose_request(request.match_info["subscription_id"],
+                                        request.query.get("filter-type", ""))
+        return await self._serve(request, subscription, "firehose")
 
     async def recent_logs(self, request: web.Request) -> web.StreamResponse:
         """/apps/{app_id}/recentlogs: the app's recent logs as v1 envelopes, newest first."""
@@ -189,7 +187,7 @@ class Handlers:
                                 secure=True)
         return response
 
-    async def _serve(self, request: web.Request, egress: egress_pb2.EgressBatchRequest,
+    async def _serve(self, request: web.Request, subscription: doppler_pb2.SubscriptionRequest,
                      endpoint: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=False, compress=False, timeout=CLOSE_TIMEOUT,
                                    max_msg_size=MAX_CLIENT_MESSAGE)
@@ -202,18 +200,14 @@ class Handlers:
             request, ws, buffer_size=cfg.buffer_size, keepalive=cfg.keepalive,
             slow_timeout=cfg.slow_consumer_timeout, egress=m.egress_for(endpoint),
             dropped=m.dropped_egress, expired=m.keepalive_expired, on_slow=self._slow_consumer)
-        frames = self._encoder.frames
 
         def on_batch(batch: bytes, _addr: str) -> None:
-            try:
-                session.push(frames(batch))
-            except Exception as exc:  # noqa: BLE001 - one bad batch must not end the stream
-                log.warning("skipped a batch that could not be converted to v1: %r", exc)
+            session.push(v1_frames(batch, m))
 
         gauge = m.firehoses if endpoint == "firehose" else m.app_streams
         # Subscribe first, then upgrade, as upstream: frames wait in the session's buffer.
-        stream = RouterStream(self._pool, egress.SerializeToString(), on_batch,
-                              m.router_connects, m.router_disconnects)
+        stream = RouterStream(self._pool, subscription.SerializeToString(), on_batch,
+                              m.router_connects, m.router_disconnects, BATCH_SUBSCRIBE)
         stream.start()
         self.sessions.add(session)
         gauge.inc()

@@ -11,7 +11,7 @@ parts that do not vary are serialized once, and each further line is written aro
     source_instance (6)
 
 in field-number order, as upb serializes the whole message. A frame parses as exactly the message
-``marshal_v1(to_v1(env))`` writes (tests/core/apps/test_tc_logframes.py); the tag map's entries may
+``marshal_v1(to_v1(env))`` writes (tests/core/test_logframes.py); the tag map's entries may
 come in another order, which protobuf leaves unspecified.
 """
 

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from lgr.core import envelope as E
 from lgr.core._proto.events import envelope_pb2 as v1
-from lgr.core.apps.tc import logframes
-from lgr.core.apps.tc.logframes import LogFrames
+from lgr.core.conversion import logframes
+from lgr.core.conversion.logframes import LogFrames
 from lgr.core.conversion import marshal_v1, to_v1
 
 text = st.text(max_size=8)
