@@ -185,18 +185,22 @@ def test_a_stalled_v1_subscriber_drops_oldest_counted_and_others_get_all(pki):
     run(body(), timeout=60)
 
 
-def test_large_backlog_is_cut_into_batches_under_the_size_limit(pki):
+def test_batches_are_split_under_the_message_limit_and_a_too_large_one_is_counted(pki):
     async def body():
         async with router_and_channel(pki) as (router, ch):
             reader = V1Collector(ch, subscription())
             await reader.ready()
             big = every_v1_kind()[0]
-            big.logMessage.message = b"y" * 60_000
-            payloads = [big.SerializeToString()] * 100
-            # Published in one go, so one take from the buffer holds ~6 MB.
-            router.v1.router.publish_batch([(p, APP_ID, 1) for p in payloads])
-            await async_wait_until(lambda: len(reader.payloads) == 100)
-            assert reader.messages >= 6
+            big.logMessage.message = b"y" * (4 << 20)
+            fits = big.SerializeToString()
+            big.logMessage.message = b"z" * (11 << 20)
+            too_large = big.SerializeToString()
+            # Published in one go, so one take from the buffer holds ~23 MB.
+            router.v1.router.publish_batch([(p, APP_ID, 1) for p in (fits, too_large, fits, fits)])
+            await async_wait_until(lambda: len(reader.payloads) == 3)
+            assert reader.payloads == [fits] * 3
+            assert reader.messages == 2  # 4 + 4 MB, then 4 MB: each under 10 MiB
+            await async_wait_until(lambda: router.dropped_egress.value == 1)
 
     run(body())
 

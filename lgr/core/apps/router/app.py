@@ -67,7 +67,8 @@ class Router(Component):
                                     buffer_bytes=config.subscriber_buffer_bytes)
         self.v1 = V1Plane(m, ingress=self.ingress_count, dropped_egress=self.dropped_egress,
                           egress=self.egress_count, subscriptions=v1_subs,
-                          buffer_size=config.egress_buffer_size, v2_subscribers=self.pubsub,
+                          buffer_size=config.egress_buffer_size,
+                          buffer_bytes=config.subscriber_buffer_bytes, v2_subscribers=self.pubsub,
                           deliver_v2=self._publish_v2, rand=rand)
         self._server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None

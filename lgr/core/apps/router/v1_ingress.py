@@ -145,7 +145,7 @@ class V2ToV1:
             except DecodeError:
                 failed += 1
                 continue
-            if kind == "log":
+            if env.HasField("log"):  # the peeked kind, checked: LogFrames needs a log
                 frame = log_frame(env)
                 if frame is not None:  # a LogMessage of app source_id
                     out.append((frame, env.source_id, LOG_TYPE))

@@ -27,6 +27,7 @@ class V1Plane:
 
     def __init__(self, metrics: Registry, *, ingress: Counter, dropped_egress: Counter,
                  egress: Counter, subscriptions: GaugePart, buffer_size: int,
+                 buffer_bytes: int | None,
                  v2_subscribers: Sized, deliver_v2: Callable[[list[V2Item]], None],
                  rand: Rand | None = None) -> None:
         self.malformed = metrics.counter(
@@ -38,7 +39,7 @@ class V1Plane:
         self.ingestor = IngestorService(self.router, v2_subscribers, deliver_v2, ingress,
                                         self.malformed)
         self.doppler = DopplerService(self.router, buffer_size, egress, dropped_egress,
-                                      subscriptions)
+                                      subscriptions, buffer_bytes)
         self._from_v2 = V2ToV1(self.router, self.marshal_errors)
         self.from_v2 = self._from_v2.publish
 
