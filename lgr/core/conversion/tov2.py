@@ -32,8 +32,10 @@ _PEER_TYPE_NAME = http_pb2.PeerType.Name
 _METHOD_NAME = http_pb2.Method.Name
 
 
-def _text(value: str | bytes) -> str:
-    # upb hands back bytes, not str, for a proto2 string field holding invalid UTF-8.
+def utf8_text(value: str | bytes) -> str:
+    """A v1 (proto2) string field's value as str, bad UTF-8 bytes replaced with U+FFFD.
+
+    upb hands back bytes, not str, for a proto2 string field holding invalid UTF-8."""
     if value.__class__ is str:
         return value  # type: ignore[return-value]
     return value.decode("utf-8", "replace")  # type: ignore[union-attr]
@@ -63,23 +65,23 @@ def _v1_tags(v1: V1Envelope) -> dict[str, str]:
     if not v1.tags:
         return {}
     try:
-        return {_text(k): _text(v) for k, v in v1.tags.items()}
+        return {utf8_text(k): utf8_text(v) for k, v in v1.tags.items()}
     except UnicodeDecodeError:
         view = _TagsView.FromString(v1.SerializePartialToString())
-        return {_text(e.key): _text(e.value) for e in view.tags}
+        return {utf8_text(e.key): utf8_text(e.value) for e in view.tags}
 
 
 def to_v2(v1: v1_envelope_pb2.Envelope, use_preferred_tags: bool) -> envelope_pb2.Envelope:
     """Convert a v1 envelope to v2; the input is not modified."""
     v1_tags = _v1_tags(v1)
     tags = dict(v1_tags)
-    deployment = _text(v1.deployment)
-    job = _text(v1.job)
-    tags["origin"] = _text(v1.origin)
+    deployment = utf8_text(v1.deployment)
+    job = utf8_text(v1.job)
+    tags["origin"] = utf8_text(v1.origin)
     tags["deployment"] = deployment
     tags["job"] = job
-    tags["index"] = _text(v1.index)
-    tags["ip"] = _text(v1.ip)
+    tags["index"] = utf8_text(v1.index)
+    tags["ip"] = utf8_text(v1.ip)
     event_type = v1.eventType
     tags["__v1_type"] = _EVENT_TYPE_NAMES[event_type]
 
@@ -105,9 +107,9 @@ def _log_message(
     v1: V1Envelope, env: envelope_pb2.Envelope, tags: dict[str, str], v1_tags: dict[str, str]
 ) -> None:
     msg = v1.logMessage
-    tags["source_type"] = _text(msg.source_type)
-    env.instance_id = _text(msg.source_instance)
-    app_id = _text(msg.app_id)
+    tags["source_type"] = utf8_text(msg.source_type)
+    env.instance_id = utf8_text(msg.source_instance)
+    app_id = utf8_text(msg.app_id)
     if app_id:
         env.source_id = app_id
     env.log.payload = msg.message
@@ -122,8 +124,8 @@ def _value_metric(
     metric = v1.valueMetric
     # Unlike CounterEvent, the instance_id tag stays.
     env.instance_id = v1_tags.get("instance_id", "")
-    value = env.gauge.metrics[_text(metric.name)]
-    value.unit = _text(metric.unit)
+    value = env.gauge.metrics[utf8_text(metric.name)]
+    value.unit = utf8_text(metric.unit)
     value.value = metric.value
 
 
@@ -133,7 +135,7 @@ def _counter_event(
     counter = v1.counterEvent
     env.instance_id = v1_tags.get("instance_id", "")
     tags.pop("instance_id", None)
-    env.counter.name = _text(counter.name)
+    env.counter.name = utf8_text(counter.name)
     env.counter.delta = counter.delta
     env.counter.total = counter.total
 
@@ -153,20 +155,20 @@ def _http_start_stop(
     tags["request_id"] = uuid_to_string(http.requestId)
     tags["peer_type"] = _PEER_TYPE_NAME(http.peerType)
     tags["method"] = _METHOD_NAME(http.method)
-    tags["uri"] = _text(http.uri)
-    tags["remote_address"] = _text(http.remoteAddress)
-    tags["user_agent"] = _text(http.userAgent)
+    tags["uri"] = utf8_text(http.uri)
+    tags["remote_address"] = utf8_text(http.remoteAddress)
+    tags["user_agent"] = utf8_text(http.userAgent)
     tags["status_code"] = str(http.statusCode)
     tags["content_length"] = str(http.contentLength)
-    tags["routing_instance_id"] = _text(http.instanceId)
-    tags["forwarded"] = "\n".join(_text(f) for f in http.forwarded)
+    tags["routing_instance_id"] = utf8_text(http.instanceId)
+    tags["forwarded"] = "\n".join(utf8_text(f) for f in http.forwarded)
 
 
 def _error(
     v1: V1Envelope, env: envelope_pb2.Envelope, tags: dict[str, str], v1_tags: dict[str, str]
 ) -> None:
     error = v1.error
-    tags["source"] = _text(error.source)
+    tags["source"] = utf8_text(error.source)
     tags["code"] = str(error.code)
     message = error.message
     # Errors become OUT logs; the message bytes pass through even when they are not UTF-8.
@@ -179,7 +181,7 @@ def _container_metric(
 ) -> None:
     metric = v1.containerMetric
     env.instance_id = str(metric.instanceIndex)
-    app_id = _text(metric.applicationId)
+    app_id = utf8_text(metric.applicationId)
     if app_id:
         env.source_id = app_id
     metrics = env.gauge.metrics

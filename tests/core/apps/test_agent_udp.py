@@ -146,3 +146,33 @@ def test_a_taken_udp_port_fails_start_by_name_and_releases_the_grpc_port(pki):
                 await agent.stop()  # a failed start leaves nothing to stop
 
     run(scenario())
+
+
+def _with_bad_origin(datagram: bytes) -> bytes:
+    """``datagram`` (origin "rep") with origin b"\\xff\\xfe" spliced in: Python's protobuf will
+    not serialize a str that is not UTF-8, but proto2 allows it on the wire."""
+    good_origin = b"\x0a\x03rep"
+    assert datagram.count(good_origin) == 1
+    return datagram.replace(good_origin, b"\x0a\x02\xff\xfe")
+
+
+def test_regression_issue10_finding3_non_utf8_origin_loses_nothing_else(pki):
+    """Issue 10, finding 3: one datagram whose origin is not UTF-8 threw away its whole receive
+    batch uncounted. Now it converts with the bad bytes replaced, as upstream accepts it, and
+    the 20 valid datagrams sent right behind it all arrive."""
+    bad = _with_bad_origin(log_message("poison", app_id=""))
+    good = [log_message(f"good {i}") for i in range(20)]
+
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
+            send_udp(agent.udp_port, bad, *good)
+            await async_wait_until(lambda: len(router.envelopes) == 21)
+            payloads = sorted(env.log.payload for env in router.envelopes)
+            assert payloads == sorted([b"poison"] + [f"good {i}".encode() for i in range(20)])
+            (poison,) = [env for env in router.envelopes if env.log.payload == b"poison"]
+            assert poison.source_id == "\ufffd\ufffd"  # from origin: no app id, no source_id tag
+            assert poison.tags["origin"] == "\ufffd\ufffd"
+            assert metric(agent, "ingress", metric_version="1.0") == 21
+            assert metric(agent, "malformed", metric_version="1.0") == 0
+
+    run(scenario())

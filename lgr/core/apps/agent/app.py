@@ -130,12 +130,19 @@ class Agent(Component):
         # Runs on the UDP thread.
         decode = self._decoder.decode
         envelopes = []
+        failed = None
         for data in datagrams:
-            env = decode(data)
+            try:
+                env = decode(data)
+            except Exception as exc:  # noqa: BLE001 - lose this datagram only, not the batch
+                env, failed = None, exc
             if env is None:
                 self.malformed.inc()
             else:
                 envelopes.append(env)
+        if failed is not None:
+            log.warning("agent udp: a datagram could not be converted (counted in malformed): %r",
+                        failed)
         self.ingress_v1.inc(len(envelopes))
         if envelopes:
             self.diode.put_many(serialize_all(self.tagger, envelopes, v1=True))

@@ -6,6 +6,9 @@ origin when it is empty, refuses an envelope whose eventType names a message it 
 deployment, job, index and ip from AGENT_DEPLOYMENT/JOB/INDEX/IP where the envelope has none.
 The result is converted with go-loggregator's ToV2 rules (preferred tags) and then goes through
 the same v2 tagging as gRPC envelopes.
+
+Strings that are not UTF-8 (``origin`` included) are accepted, as upstream's proto2 decoding
+does, and converted with their bad bytes replaced by U+FFFD (see lgr.core.conversion.tov2).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from google.protobuf.message import DecodeError
 from lgr.core._proto.events import envelope_pb2 as v1
 from lgr.core._proto.loggregator.v2 import envelope_pb2
 from lgr.core.conversion import to_v2
+from lgr.core.conversion.tov2 import utf8_text
 
 V1Envelope = v1.Envelope
 
@@ -53,7 +57,8 @@ class DropsondeDecoder:
             return None
         tags = env.tags
         if not tags.get("source_id"):
-            tags["source_id"] = env.origin
+            # origin is bytes when it is not UTF-8 (proto2 allows it): replaced, as to_v2 does.
+            tags["source_id"] = utf8_text(env.origin)
         for name, value in self._defaults:
             if not env.HasField(name):
                 setattr(env, name, value)
