@@ -2,27 +2,32 @@
 
 Envelopes travel through lgr as serialized bytes wherever no field is needed (DESIGN.md,
 performance model). :func:`split_batch`, :func:`join_batch`, :func:`peek` and :func:`peek_batch`
-work on those bytes directly: they read the wire format only far enough to find message
-boundaries, the ``source_id`` and the kind, and never build Envelope objects.
+work on those bytes directly and never hand out Envelope objects.
+
+What they check (issue 10: one bad envelope must not get past ingress):
+
+- :func:`peek` and :func:`peek_batch` accept exactly what a full upb parse of an Envelope /
+  EnvelopeBatch accepts, which is what upstream's Go protobuf accepts at unmarshal: valid wire
+  format all the way down, and valid UTF-8 in every proto3 ``string`` field (source_id,
+  instance_id, tag and deprecated tag keys and text values, counter and timer names, gauge
+  metric names and units, event title and body; a log's payload is ``bytes`` and is not checked).
+  Anything else raises :class:`MalformedEnvelope` naming the envelope and field
+  (lgr.core.envelope_problems). A batch with one bad envelope is refused whole, as upstream's
+  gRPC unmarshal refuses the whole message.
+- :func:`split_batch` checks only the batch's own wire structure: it is for bytes already checked
+  (or, in lgr.core.salvage, to check each envelope on its own).
 
 Measured with ``bench/bench_envelope.py`` (protobuf 7.36 upb, one core; batches of 100 mixed
-envelopes serialized in Go field order, so the kind comes after every tag)::
+envelopes with 7 tags each, serialized in Go field order)::
 
-    split_batch  ~21M env/s    upb parse of the batch alone ~2.9M; parse + re-serialize ~1.3M
-    join_batch   ~23M env/s    EnvelopeBatch built from bytes + serialize ~1.1M
-    peek         ~1.6M env/s   upb parse + read source_id and kind ~1.0M
-    peek_batch   ~2.2M env/s   upb parse of the batch + read both ~1.6M, with no bytes to forward
-                 (~25% faster since it reads each distinct (source_id, kind) once: RouteKey)
+    split_batch  ~20M env/s    upb parse + re-serialize each envelope ~1.0M
+    join_batch   ~16M env/s    EnvelopeBatch built from bytes + serialize ~0.9M
+    peek_batch   ~1.2M env/s   = one upb parse of the batch (~2.3M, the check itself) + reading
+                               source_id and kind of each envelope; before the full check it
+                               read only those through a "route key" view at ~2.2M env/s
 
-A hand-written Python wire scanner reached only split 3.2M, peek 0.5M and join 15M env/s, so
-these helpers let upb walk the wire format through "view" message types (see below).
-
-So the router keeps bytes end to end: peek_batch to route, join_batch for each subscriber. A router
-that must look deeper (a counter's name, a gauge's metric names) parses only those envelopes.
-
-``peek`` and ``split_batch`` validate only what they read: the wire structure of the outer message
-and the UTF-8 of ``source_id``. Whatever upb parses as an Envelope they read the same way; they
-may accept bytes whose nested messages a full parse would reject, which that parse then catches.
+So the router keeps bytes end to end: peek_batch to check and route, join_batch for each
+subscriber.
 """
 
 from __future__ import annotations
@@ -35,14 +40,12 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 from google.protobuf.message import DecodeError, Message
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.envelope_problems import upb_reason, batch_problem, envelope_problem
 from lgr.core.errors import LgrError
 
 Envelope = envelope_pb2.Envelope
 
 KINDS = ("log", "counter", "gauge", "timer", "event")
-
-# Envelope field number -> kind, for the members of the `message` oneof.
-_KIND_BY_FIELD = {4: "log", 5: "counter", 6: "gauge", 7: "timer", 10: "event"}
 
 
 class MalformedEnvelope(LgrError, ValueError):
@@ -176,101 +179,74 @@ def to_json(env: envelope_pb2.Envelope) -> dict[str, Any]:
 
 # --- wire-level helpers ---------------------------------------------------------------------
 #
-# Private "view" message types describe only the outer shape of the real ones, so upb does the
-# wire walking in C: BatchSlices reads an EnvelopeBatch's field 1 as raw bytes, EnvelopeHead
-# reads an Envelope's source_id and its oneof members as raw bytes, and BatchHeads reads a batch
-# as EnvelopeHeads. Fields they do not declare are skipped as unknown fields, with upb's own
-# checks for every wire type. They are built at import rather than generated because they are
-# this module's implementation detail, not part of the protocol in proto/.
+# BatchSlices, a private "view" of EnvelopeBatch, reads field 1 as raw bytes, so upb cuts a batch
+# into its envelopes in C without parsing them. It is built at import rather than generated
+# because it is this module's implementation detail, not part of the protocol in proto/.
 
-def _build_views() -> tuple[type[Message], type[Message], type[Message]]:
+def _build_slices() -> type[Message]:
     F = descriptor_pb2.FieldDescriptorProto
     proto = descriptor_pb2.FileDescriptorProto(
         name="lgr/core/envelope_views.proto", package="lgr.wire", syntax="proto3"
     )
-    head = proto.message_type.add(name="EnvelopeHead")
-    head.oneof_decl.add(name="message")
-    head.field.add(name="source_id", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
-    for number, kind in _KIND_BY_FIELD.items():
-        head.field.add(
-            name=kind, number=number, type=F.TYPE_BYTES, label=F.LABEL_OPTIONAL, oneof_index=0
-        )
     slices = proto.message_type.add(name="BatchSlices")
     slices.field.add(name="batch", number=1, type=F.TYPE_BYTES, label=F.LABEL_REPEATED)
-    # RouteKey: source_id and the oneof member as an empty message. With unknown fields
-    # discarded, an envelope re-serializes as a few bytes naming just (source_id, kind).
-    proto.message_type.add(name="Empty")
-    key = proto.message_type.add(name="RouteKey")
-    key.oneof_decl.add(name="message")
-    key.field.add(name="source_id", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
-    for number, kind in _KIND_BY_FIELD.items():
-        key.field.add(name=kind, number=number, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
-                      oneof_index=0, type_name=".lgr.wire.Empty")
-    keys = proto.message_type.add(name="BatchKeys")
-    keys.field.add(name="batch", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
-                   type_name=".lgr.wire.RouteKey")
     pool = descriptor_pool.DescriptorPool()
     pool.Add(proto)
-    return tuple(  # type: ignore[return-value]
-        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"lgr.wire.{name}"))
-        for name in ("EnvelopeHead", "BatchSlices", "BatchKeys")
-    )
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("lgr.wire.BatchSlices"))
 
 
-_EnvelopeHead, _BatchSlices, _BatchKeys = _build_views()
-_parse_head = _EnvelopeHead.FromString
+_BatchSlices = _build_slices()
 _parse_slices = _BatchSlices.FromString
-_parse_keys = _BatchKeys.FromString
-_heads: dict[bytes, tuple[str, str]] = {}  # route key -> (source_id, kind)
-_HEADS_LIMIT = 65536
+_parse_envelope = envelope_pb2.Envelope.FromString
+_parse_batch = envelope_pb2.EnvelopeBatch.FromString
 
 
 def peek(env_bytes: bytes) -> tuple[str, str]:
-    """Return ``(source_id, kind)`` of a serialized Envelope without parsing the rest.
+    """Return ``(source_id, kind)`` of a serialized Envelope.
 
-    ``kind`` is "" when the envelope has no message. Raises :class:`MalformedEnvelope` when the
-    outer message is not valid wire format or ``source_id`` is not UTF-8.
+    ``kind`` is "" when the envelope has no message. Raises :class:`MalformedEnvelope`, naming the
+    problem, for whatever a full parse refuses (see the module doc).
     """
     try:
-        head = _parse_head(env_bytes)
-    except DecodeError as exc:
-        raise MalformedEnvelope(f"malformed envelope: {exc}") from None
-    return head.source_id, head.WhichOneof("message") or ""
+        env = _parse_envelope(env_bytes)
+    except DecodeError:
+        raise MalformedEnvelope(f"invalid envelope: {envelope_problem(env_bytes)}") from None
+    return env.source_id, env.WhichOneof("message") or ""
 
 
 def split_batch(batch_bytes: bytes) -> list[bytes]:
-    """Return the serialized Envelopes of a serialized EnvelopeBatch, in order, unparsed."""
+    """Return the serialized Envelopes of a serialized EnvelopeBatch, in order, unparsed.
+
+    Checks only the batch's own wire structure, not the envelopes (see the module doc).
+    """
     try:
         return list(_parse_slices(batch_bytes).batch)
     except DecodeError as exc:
-        raise MalformedEnvelope(f"malformed envelope batch: {exc}") from None
+        raise MalformedEnvelope(f"malformed envelope batch: {upb_reason(exc)}") from None
 
 
 def peek_batch(batch_bytes: bytes) -> list[tuple[bytes, str, str]]:
     """Return ``(envelope_bytes, source_id, kind)`` for each Envelope of a serialized batch.
 
-    Faster than :func:`split_batch` plus :func:`peek` on each envelope, and checks each
-    envelope as :func:`peek` does. upb reduces each envelope to its route key (the RouteKey
-    view's bytes), and Python reads source_id and kind only once per distinct key.
+    Raises :class:`MalformedEnvelope`, naming the first bad envelope and field, when any envelope
+    of the batch is one a full parse refuses: the whole batch is refused, as upstream's gRPC
+    unmarshal refuses the whole message.
     """
     try:
-        keys = _parse_keys(batch_bytes)
-        keys.DiscardUnknownFields()
-        route_keys = _parse_slices(keys.SerializeToString()).batch
-        slices = _parse_slices(batch_bytes).batch
+        parsed = _parse_batch(batch_bytes).batch
     except DecodeError as exc:
-        raise MalformedEnvelope(f"malformed envelope batch: {exc}") from None
-    get = _heads.get
-    return [(env, *(get(key) or _head(key))) for env, key in zip(slices, route_keys, strict=True)]
+        raise MalformedEnvelope(_describe_batch(batch_bytes, exc)) from None
+    slices = _parse_slices(batch_bytes).batch
+    return [(data, env.source_id, env.WhichOneof("message") or "")
+            for data, env in zip(slices, parsed, strict=True)]
 
 
-def _head(key: bytes) -> tuple[str, str]:
-    parsed = _EnvelopeHead.FromString(key)  # RouteKey's wire form reads as an EnvelopeHead
-    head = (parsed.source_id, parsed.WhichOneof("message") or "")
-    if len(_heads) >= _HEADS_LIMIT:
-        _heads.clear()
-    _heads[key] = head
-    return head
+def _describe_batch(batch_bytes: bytes, exc: DecodeError) -> str:
+    try:
+        pieces = split_batch(batch_bytes)
+    except MalformedEnvelope as outer:
+        return str(outer)
+    return f"invalid envelope batch: {batch_problem(pieces, exc)}"
 
 
 def join_batch(envs: Iterable[bytes]) -> bytes:

@@ -338,7 +338,8 @@ def test_malformed_and_oversized_messages_are_refused_and_the_server_goes_on(pki
                 with pytest.raises(grpc.aio.AioRpcError) as bad:
                     await send(b"\xff\xff\xff", timeout=5)
                 assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-                assert "EnvelopeBatch" in bad.value.details()
+                assert "malformed envelope batch" in bad.value.details()
+                assert metric(agent, "malformed", metric_version="2.0") == 1
                 batch = envelope_pb2.EnvelopeBatch(batch=[E.log(b"x" * (11 << 20))])
                 with pytest.raises(grpc.aio.AioRpcError) as big:
                     await send(batch.SerializeToString(), timeout=10)

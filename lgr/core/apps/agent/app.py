@@ -12,7 +12,8 @@ valid datagrams received over UDP, ``egress{metric_version="2.0"}`` envelopes wr
 a failed (or impossible) write, ``origin_mappings{metric_version="2.0"}``, and the gauges
 ``doppler_v2_streams`` / ``doppler_connections``. lgr adds ``malformed{metric_version="1.0"}``:
 datagrams that are not valid dropsonde envelopes, dropped before they become envelopes (so they
-are not in ``dropped``, which counts envelopes lost on the way).
+are not in ``dropped``, which counts envelopes lost on the way), and ``malformed{metric_version=
+"2.0"}``: envelopes of gRPC messages refused as not parsing (lgr.core.apps.agent.grpc_ingress).
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ class Agent(Component):
             "origin_mappings", "Total number of envelopes where the origin tag is used as the source_id.",
             {"metric_version": "2.0"},
         )
-        self.malformed = m.counter(
-            "malformed", "Total number of v1 UDP datagrams dropped as not valid dropsonde envelopes.",
-            {"metric_version": "1.0"},
-        )
+        malformed = ("Total number of v1 UDP datagrams dropped as not valid dropsonde envelopes "
+                     "(1.0), and of v2 envelopes refused as not parsing (2.0).")
+        self.malformed = m.counter("malformed", malformed, {"metric_version": "1.0"})
+        self.malformed_v2 = m.counter("malformed", malformed, {"metric_version": "2.0"})
         self.diode: Diode[bytes] = Diode(
             config.ingress_buffer_size, DropTracker("agent ingress buffer", [self.dropped_ingress]),
             max_bytes=config.ingress_buffer_bytes,
@@ -106,7 +107,7 @@ class Agent(Component):
             await self.pool.start()
             service = IngressService(self.tagger, self.diode, self.ingress,
                                      PassThrough(cfg.tags, logs_disabled=cfg.logs_disabled),
-                                     on_queued=self.pool.kick)
+                                     on_queued=self.pool.kick, malformed=self.malformed_v2)
             self._server, self.port = await start_server(
                 [self.drain.wrap(service.handler())], cfg.host, cfg.port, server_creds, "agent"
             )

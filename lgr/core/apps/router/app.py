@@ -60,7 +60,6 @@ class Router(Component):
             on_drop=DropTracker("router ingress buffer", [self.dropped_ingress]),
             max_bytes=config.ingress_buffer_bytes, size_of=_item_bytes,
         )
-        self.ingress = IngressService(self._diode, self.ingress_count, self._publish_items)
         v2_subs, v1_subs = GaugePart.split(self.subscriptions, 2)
         self.egress = EgressService(self.pubsub, config.subscriber_buffer_size, self.egress_count,
                                     self.dropped_egress, v2_subs,  # type: ignore[arg-type]
@@ -70,6 +69,10 @@ class Router(Component):
                           buffer_size=config.egress_buffer_size,
                           buffer_bytes=config.subscriber_buffer_bytes, v2_subscribers=self.pubsub,
                           deliver_v2=self._publish_v2, rand=rand)
+        # One malformed counter: pushed v1 payloads and v2 envelopes that do not parse.
+        self.malformed = self.v1.malformed
+        self.ingress = IngressService(self._diode, self.ingress_count, self._publish_items,
+                                      self.malformed)
         self._server: grpc.aio.Server | None = None
         self._metrics_server: MetricsServer | None = None
 

@@ -9,8 +9,11 @@ instead of waking the publisher task: the same order and outcome, one turn of th
 sooner.
 
 BatchSender and Sender are upstream's; Send (unary) is served too, although upstream's router
-answers it with UNIMPLEMENTED. A message that is not a valid Envelope(Batch) ends that stream
-with INVALID_ARGUMENT naming the problem; other streams are unaffected.
+answers it with UNIMPLEMENTED. A message that is not a valid Envelope(Batch) (anything a full
+protobuf parse refuses, invalid UTF-8 in any string field included: ``envelope.peek_batch``) ends
+that stream with INVALID_ARGUMENT naming the envelope and field; its envelopes, the good ones
+with it, are counted in ``malformed`` and dropped, as upstream's gRPC unmarshal refuses the whole
+message (with INTERNAL). Other streams are unaffected.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from lgr.core.diode import Diode
 from lgr.core.envelope import MalformedEnvelope, peek, peek_batch
 from lgr.core.grpc_server import identity
 from lgr.core.metrics import Counter
+from lgr.core.salvage import envelope_count
 
 SERVICE = "loggregator.v2.Ingress"
 
@@ -33,9 +37,11 @@ class IngressService:
     """Handlers of loggregator.v2.Ingress feeding ``diode``; ``ingress`` counts envelopes in."""
 
     def __init__(self, diode: Diode[Item], ingress: Counter,
-                 publish_now: Callable[[list[Item]], None] | None = None) -> None:
+                 publish_now: Callable[[list[Item]], None] | None = None,
+                 malformed: Counter | None = None) -> None:
         self._diode = diode
         self._ingress = ingress
+        self._malformed = malformed
         self._publish_now = publish_now
 
     def _deliver(self, items: list[Item]) -> None:
@@ -73,7 +79,7 @@ class IngressService:
             try:
                 source_id, kind = peek(data)
             except MalformedEnvelope as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                await self._refuse(1, exc, context)
             count(1)
             deliver([(data, source_id, kind)])
         return b""
@@ -87,7 +93,13 @@ class IngressService:
         try:
             items = peek_batch(batch)
         except MalformedEnvelope as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await self._refuse(envelope_count(batch), exc, context)
         if items:
             self._ingress.inc(len(items))
             self._deliver(items)
+
+    async def _refuse(self, envelopes: int, exc: MalformedEnvelope,
+                      context: grpc.aio.ServicerContext) -> None:
+        if self._malformed is not None:
+            self._malformed.inc(envelopes)
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

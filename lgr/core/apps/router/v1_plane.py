@@ -31,7 +31,8 @@ class V1Plane:
                  v2_subscribers: Sized, deliver_v2: Callable[[list[V2Item]], None],
                  rand: Rand | None = None) -> None:
         self.malformed = metrics.counter(
-            "malformed", "Pushed v1 payloads skipped as not valid dropsonde envelopes")
+            "malformed", "Pushed v1 payloads skipped as not valid dropsonde envelopes, and v2 "
+            "envelopes refused because they do not parse")
         self.marshal_errors = metrics.counter(
             "v1_marshal_errors",
             "v2 envelopes not sent to v1 subscribers: their v1 form lacks a required field")
