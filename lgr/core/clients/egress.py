@@ -12,6 +12,9 @@ an lgr rlp then tells this stream when it had to drop envelopes for it, and the 
 report into an :class:`EnvelopesDropped` event instead of yielding it. An upstream rlp ignores the
 request metadata and sends no reports.
 
+Envelopes that do not parse are skipped, the rest of their batch kept (lgr.core.salvage), and
+reported as :class:`~lgr.core.salvage.EnvelopesMalformed` events (``malformed`` counts them).
+
 Errors that retrying cannot fix end the iteration with a typed error: a request the rlp rejects
 (INVALID_ARGUMENT), a server that is not an rlp (UNIMPLEMENTED), a refused certificate, or no
 connection at all within ``connect_timeout`` of the start.
@@ -34,6 +37,8 @@ from lgr.core.clients.defaults import TLS_ENV, RlpClientConfig
 from lgr.core.clients.kinds import selected_kinds
 from lgr.core.clients.reconnect import Interruption, Outage, StreamResumed
 from lgr.core.errors import InvalidSelectorError, TLSConfigError, UnavailableError
+from lgr.core.grpc_server import identity
+from lgr.core.salvage import EnvelopesMalformed, describe_malformed, parse_batch
 
 BATCHED_RECEIVER = "/loggregator.v2.Egress/BatchedReceiver"
 _RLP_FLAG = "--rlp-addr / LGR_RLP_ADDR"
@@ -62,7 +67,7 @@ class EnvelopesDropped:
     total: int
 
 
-StreamEvent = StreamInterrupted | StreamResumed | EnvelopesDropped
+StreamEvent = StreamInterrupted | StreamResumed | EnvelopesDropped | EnvelopesMalformed
 
 
 def egress_request(
@@ -123,6 +128,7 @@ class EgressClient:
         self.received = 0
         self.reconnects = 0
         self.dropped = 0  # as the rlp last reported for the current stream
+        self.malformed = 0  # envelopes skipped because they do not parse
         self._credentials = credentials
         self._server_name = server_name
         self._on_event = on_event or (lambda event: None)
@@ -148,7 +154,7 @@ class EgressClient:
         receive = channel.unary_stream(
             BATCHED_RECEIVER,
             request_serializer=egress_pb2.EgressBatchRequest.SerializeToString,
-            response_deserializer=envelope_pb2.EnvelopeBatch.FromString,
+            response_deserializer=identity,  # parsed below, so one bad envelope costs only itself
         )
         started = time.monotonic()
         state = Outage()
@@ -158,8 +164,12 @@ class EgressClient:
                 call = receive(self.request, wait_for_ready=False, metadata=self._metadata)
                 watcher = asyncio.ensure_future(self._watch_ready(channel, state))
                 try:
-                    async for batch in call:
-                        envs = self._without_reports(batch.batch) if self._metadata else list(batch.batch)
+                    async for data in call:
+                        batch = parse_batch(data)
+                        if batch.malformed:
+                            self.malformed += batch.malformed
+                            self._on_event(EnvelopesMalformed(batch.malformed, self.malformed))
+                        envs = self._without_reports(batch.batch) if self._metadata else batch.batch
                         if envs:
                             self.received += len(envs)
                             yield envs
@@ -228,6 +238,8 @@ def describe_event(event: StreamEvent, address: str) -> str:
     if isinstance(event, StreamInterrupted):
         return (f"stream from the rlp at {address} broke ({event.code}: {event.details}); "
                 f"reconnecting (attempt {event.attempt}, in {event.retry_in:.2f}s)")
+    if isinstance(event, EnvelopesMalformed):
+        return describe_malformed(event, f"the rlp at {address}")
     if isinstance(event, EnvelopesDropped):
         return (f"the rlp dropped {event.delta} envelopes of this stream ({event.total} in all): "
                 "this consumer is slower than the firehose")
@@ -235,6 +247,6 @@ def describe_event(event: StreamEvent, address: str) -> str:
 
 
 __all__ = [
-    "EgressClient", "EnvelopesDropped", "StreamEvent", "StreamInterrupted", "StreamResumed",
+    "EgressClient", "EnvelopesDropped", "EnvelopesMalformed", "StreamEvent", "StreamInterrupted", "StreamResumed",
     "describe_event", "egress_request",
 ]

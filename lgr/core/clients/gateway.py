@@ -33,6 +33,7 @@ from lgr.core.clients.kinds import selected_kinds
 from lgr.core.clients.reconnect import Interruption, Outage, StreamResumed
 from lgr.core.clients.sse import EventTooLarge, SseDecoder
 from lgr.core.errors import ExitCode, LgrError, TLSConfigError, UnavailableError
+from lgr.core.salvage import EnvelopesMalformed, describe_malformed
 
 READ_PATH = "/v2/read"
 _ADDR_HINT = "is `lgr gateway start` running there? set --gateway-addr or LGR_GATEWAY_ADDR"
@@ -70,7 +71,7 @@ class StreamInterrupted(Interruption):
     retry_in: float
 
 
-GatewayEvent = Heartbeat | StreamRenewed | StreamInterrupted | StreamResumed
+GatewayEvent = Heartbeat | StreamRenewed | StreamInterrupted | StreamResumed | EnvelopesMalformed
 
 
 def read_params(source_ids: Iterable[str] = (), kinds: Iterable[str] = (), *, counter_name: str = "",
@@ -196,6 +197,7 @@ class GatewayClient:
                                           ignore_unknown_fields=True).batch)
         except json_format.ParseError:
             self.malformed += 1
+            self._on_event(EnvelopesMalformed(1, self.malformed))
             return []
 
     def _error(self, status: int, body: bytes) -> GatewayError:
@@ -231,6 +233,9 @@ def describe_event(event: GatewayEvent, url: str) -> str | None:
     if isinstance(event, StreamInterrupted):
         return (f"stream from the rlp gateway at {url} broke ({event.reason}); reconnecting "
                 f"(attempt {event.attempt}, in {event.retry_in:.2f}s)")
+    if isinstance(event, EnvelopesMalformed):
+        return describe_malformed(event, f"the rlp gateway at {url}").replace(
+            "envelopes", "data events", 1)
     if isinstance(event, StreamResumed):
         return (f"reconnected to the rlp gateway at {url} after {event.outage:.1f}s; envelopes "
                 "sent meanwhile are lost")

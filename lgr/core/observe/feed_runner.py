@@ -6,7 +6,7 @@ The thread runs its own asyncio loop, so parsing and counting stay off the UI's 
 runner says why in the feed's :class:`ConnectionStatus` and opens it again with capped exponential
 backoff — forever, because a dashboard should come back by itself when the system does. The
 clients' stream events (interruptions and resumptions within a stream, the rlp's drop reports)
-update the status and the feed's drop count.
+update the status and the feed's drop count (envelopes skipped as not parsing count there too).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from lgr.core.observe.connection_status import (
     ConnectionStatus,
 )
 from lgr.core.observe.firehose_feed import FirehoseFeed
+from lgr.core.salvage import EnvelopesMalformed
 
 Batch = Sequence[envelope_pb2.Envelope]
 _NO_ANSWER = "cannot reach"
@@ -139,7 +140,8 @@ class FeedRunner:
             await asyncio.sleep(self.probe_every)
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, EnvelopesDropped):
+        if isinstance(event, EnvelopesDropped | EnvelopesMalformed):
+            # Either way the stream lost them: the dashboard shows them among its drops.
             self.feed.note_stream_dropped(event.delta)
         elif isinstance(event, Interruption):
             self._set(RETRYING, f"the stream from {self.source.what} broke ({event.reason}); "

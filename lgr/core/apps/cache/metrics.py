@@ -12,6 +12,7 @@ import time
 
 from lgr.core.apps.cache.store import Store
 from lgr.core.metrics import Counter, Registry
+from lgr.core.salvage import malformed_counter
 
 
 class CacheMetrics:
@@ -42,6 +43,7 @@ class CacheMetrics:
         self.dropped = registry.counter(
             "dropped", "Envelopes the reverse log proxy reported dropping for the nozzle",
             labels={"direction": "ingress"})
+        self.malformed = malformed_counter(registry)
         self.promql_errors = registry.counter(
             "log_cache_promql_timeout", "Total number of errors while executing queries.")
         self.instant_query_time = registry.gauge(

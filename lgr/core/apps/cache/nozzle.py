@@ -5,7 +5,8 @@ source and the SELECTORS types, with SHARD_ID as its shard id: caches sharing an
 firehose, each envelope going to one of them. Preferred tags are asked for, as upstream's
 nozzle does. Each batch goes straight into the store: putting is far faster than the stream,
 so nothing queues here, and if the cache falls behind the rlp drops for it and says so (drop
-reports, counted as ``dropped{direction="ingress"}``).
+reports, counted as ``dropped{direction="ingress"}``). Envelopes from the rlp that do not parse
+are skipped and counted in ``malformed``; the rest of their batch is stored (lgr.core.salvage).
 
 The stream reconnects with backoff for as long as the cache runs. An rlp that cannot be reached
 for CONNECT_TIMEOUT, and failures that retrying might not fix (a refused certificate, a server
@@ -33,6 +34,7 @@ from lgr.core.clients.egress import (
 )
 from lgr.core.errors import LgrError
 from lgr.core.log_limit import RateLimitedLog
+from lgr.core.salvage import EnvelopesMalformed
 
 log = logging.getLogger("lgr.cache.nozzle")
 _limited = RateLimitedLog(log)  # a retry loop repeats its failure every few seconds at most
@@ -76,7 +78,11 @@ class Nozzle:
         self.metrics.sync(self.store)
 
     def _on_event(self, event: StreamEvent) -> None:
-        if isinstance(event, EnvelopesDropped):
+        if isinstance(event, EnvelopesMalformed):
+            self.metrics.malformed.inc(event.delta)
+            _limited.warning("malformed", "nozzle: skipped %d envelopes from the rlp that do not "
+                             "parse (%d in all)", event.delta, event.total)
+        elif isinstance(event, EnvelopesDropped):
             self.metrics.dropped.inc(event.delta)
             log.warning("nozzle: the rlp dropped %d envelopes for the cache (%d in all)",
                         event.delta, event.total)

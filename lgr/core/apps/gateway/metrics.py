@@ -6,6 +6,7 @@ Auth refusals are counted by lgr.core.auth in the same registry (``auth_failures
 from __future__ import annotations
 
 from lgr.core.metrics import Registry
+from lgr.core.salvage import malformed_counter
 
 
 class GatewayMetrics:
@@ -18,6 +19,7 @@ class GatewayMetrics:
         self.dropped = registry.counter(
             "dropped", "Envelopes received for a client that went away before they were written",
             labels={"direction": "egress"})
+        self.malformed = malformed_counter(registry)
         self.streams = registry.gauge("streams", "Open /v2/read streams", unit="connections")
         self.heartbeats = registry.counter("heartbeats", "Heartbeat events written")
         self.stream_timeouts = registry.counter(

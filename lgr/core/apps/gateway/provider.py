@@ -2,7 +2,9 @@
 
 One channel serves every HTTP stream (upstream's LogClient dials once too); each /v2/read opens
 its own BatchedReceiver call. Calls wait for the channel to be ready instead of failing at once,
-so a client that connects while the RLP restarts gets heartbeats, then data.
+so a client that connects while the RLP restarts gets heartbeats, then data. Each message is
+parsed by lgr.core.salvage: an envelope that does not parse is skipped (``malformed`` of the
+result) and the rest of its batch goes on.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import grpc
 
 from lgr.core import tls
-from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
+from lgr.core._proto.loggregator.v2 import egress_pb2
+from lgr.core.salvage import parse_batch
 
 BATCHED_RECEIVER = "/loggregator.v2.Egress/BatchedReceiver"
 
@@ -25,11 +28,11 @@ class LogsProvider:
         self._receive = self._channel.unary_stream(
             BATCHED_RECEIVER,
             request_serializer=egress_pb2.EgressBatchRequest.SerializeToString,
-            response_deserializer=envelope_pb2.EnvelopeBatch.FromString,
+            response_deserializer=parse_batch,  # never raises: a Salvaged batch
         )
 
     def stream(self, request: egress_pb2.EgressBatchRequest) -> grpc.aio.UnaryStreamCall:
-        """A new stream of EnvelopeBatch messages for ``request``."""
+        """A new stream of :class:`~lgr.core.salvage.Salvaged` batches for ``request``."""
         return self._receive(request, wait_for_ready=True)
 
     async def close(self) -> None:

@@ -5,7 +5,8 @@ any method (every refusal is a 404); then the method (405); then the query (400)
 ``text/event-stream`` response whose headers go out at once. Each batch from the RLP becomes one
 ``data:`` event; after ``heartbeat`` seconds without one an ``event: heartbeat`` goes out; at
 ``stream_timeout`` an ``event: closing`` ends the stream. When the RLP stream ends or fails the
-response ends too (upstream does the same; clients reconnect).
+response ends too (upstream does the same; clients reconnect). Envelopes from the RLP that do
+not parse are skipped and counted in ``malformed``; the rest of their batch is sent.
 
 lgr additions: past LGR_GATEWAY_MAX_STREAMS in all, or LGR_GATEWAY_MAX_STREAMS_PER_TOKEN for one
 token, a request gets 429 (:mod:`.limits`). The RLP stream is opened before the 200 goes out, so
@@ -165,6 +166,10 @@ class ReadHandler:
     async def _read(self, call: grpc.aio.UnaryStreamCall, batches: asyncio.Queue) -> None:
         try:
             async for batch in call:
+                if batch.malformed:
+                    self._m.malformed.inc(batch.malformed)
+                if not batch.batch:
+                    continue
                 self._m.ingress.inc(len(batch.batch))
                 try:
                     await batches.put(batch)

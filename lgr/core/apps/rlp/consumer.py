@@ -4,7 +4,9 @@ A :class:`~lgr.core.router_pool.RouterStream` reads BatchedReceiver from every r
 consumer's (validated) request (reopening a stream that breaks while the others carry on); each
 batch gets its tags rewritten as the consumer asked (:mod:`.tags`; a batch needing no change keeps
 the router's bytes), is split into envelope bytes and goes into the stream's drop-oldest diode. The consumer's handler drains the diode in batches
-(:mod:`lgr.core.batching`).
+(:mod:`lgr.core.batching`). A batch the rewrite cannot parse keeps its envelopes that parse;
+the others are counted in ``malformed`` (lgr.core.salvage). Batches that need no rewrite pass as
+the routers' bytes, which the routers checked at their ingress.
 
 When the consumer opted in (:mod:`lgr.core.drops`), a drop report goes ahead of the envelopes
 that follow a loss, at most once a second, and after a quiet spell if one is still owed.
@@ -19,12 +21,13 @@ from google.protobuf.message import DecodeError
 
 from lgr.core._proto.loggregator.v2 import egress_pb2
 from lgr.core.apps.rlp.metrics import RlpMetrics
-from lgr.core.apps.rlp.tags import converge_batch
+from lgr.core.apps.rlp.tags import converge, converge_batch
 from lgr.core.batching import take_batch
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker, report
 from lgr.core.envelope import MalformedEnvelope, split_batch
 from lgr.core.router_pool import RouterPool, RouterStream
+from lgr.core.salvage import parse_batch
 
 IDLE_CHECK = 0.5  # seconds an idle stream sleeps before checking for closing / owed reports
 REPORT_INTERVAL = 1.0  # seconds between drop reports on one stream
@@ -118,10 +121,15 @@ class ConsumerStream:
     def _accept(self, batch: bytes, addr: str) -> None:
         try:
             envs = split_batch(converge_batch(batch, self._preferred))
-        except (DecodeError, MalformedEnvelope) as exc:
-            log.warning("stream %d: skipped a malformed batch from router %s: %s",
-                        self.id, addr, exc)
-            return
+        except (DecodeError, MalformedEnvelope):
+            # Keep the envelopes that parse (lgr.core.salvage), count the others.
+            good, malformed = parse_batch(batch)
+            self._metrics.malformed.inc(malformed)
+            log.warning("stream %d: skipped %d envelopes from router %s that do not parse",
+                        self.id, malformed, addr)
+            for env in good:
+                converge(env, self._preferred)
+            envs = [env.SerializeToString() for env in good]
         if envs:
             self._metrics.ingress.inc(len(envs))
             self.diode.put_many(envs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lgr.core.metrics import Registry
+from lgr.core.salvage import malformed_counter
 
 
 class RlpMetrics:
@@ -15,6 +16,7 @@ class RlpMetrics:
         self.dropped_egress = registry.counter(
             "dropped", "Envelopes dropped by a full consumer buffer",
             labels={"direction": "egress"})
+        self.malformed = malformed_counter(registry)
         self.subscriptions = registry.gauge(
             "subscriptions", "Open consumer streams", unit="total")
         self.rejected_streams = registry.counter(

@@ -13,7 +13,8 @@ byte as its emitter sent it, and a v2 envelope as the router's ToV1 of it.
 The recent-logs store (no log cache) still reads v2 envelopes; :class:`FrameEncoder` turns them
 into v1 frames by go-loggregator's ToV1 (none for an event, several for a gauge of unrelated
 metrics), plain logs by the shortcut of :mod:`lgr.core.conversion.logframes`. An envelope whose
-v1 form lacks a required field is skipped and counted, as upstream's router does.
+v1 form lacks a required field is skipped and counted, as upstream's router does; the store
+counts the envelopes it could not parse through :meth:`FrameEncoder.note_malformed`.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ class FrameEncoder:
     def __init__(self, metrics: TcMetrics) -> None:
         self._metrics = metrics
         self._logs = LogFrames()
+
+    def note_malformed(self, count: int) -> None:
+        """Count ``count`` envelopes from routers skipped because they do not parse."""
+        if count:
+            self._metrics.malformed.inc(count)
 
     def convert(self, envelopes: Iterable[envelope_pb2.Envelope]) -> list[bytes]:
         """The v1 frames of ``envelopes``, in order."""

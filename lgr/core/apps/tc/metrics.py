@@ -10,6 +10,7 @@ Refused requests are counted by lgr.core.auth in ``auth_failures{endpoint,reason
 from __future__ import annotations
 
 from lgr.core.metrics import Registry
+from lgr.core.salvage import malformed_counter
 
 
 class TcMetrics:
@@ -28,6 +29,7 @@ class TcMetrics:
         self.marshal_errors = registry.counter(
             "v1_marshal_errors",
             "Envelopes skipped because their v1 form lacks a required field (as upstream)")
+        self.malformed = malformed_counter(registry)
         self.slow_consumer = registry.counter(
             "slow_consumer", "Websocket consumers disconnected for falling behind")
         self.keepalive_expired = registry.counter(

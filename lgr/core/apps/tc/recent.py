@@ -26,7 +26,7 @@ from google.protobuf.message import DecodeError
 from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
 from lgr.core.apps.tc.frames import FrameEncoder, egress_request
-from lgr.core.envelope import MalformedEnvelope, peek_batch
+from lgr.core.salvage import peek_batch_salvaged
 
 CONTAINER_METRICS_WINDOW = 60.0  # seconds, as upstream's log-cache read (now - 1 minute)
 MAX_INSTANCES = 1000  # container metrics kept per app
@@ -75,11 +75,10 @@ class RecentStore:
         return len(self._apps)
 
     def accept(self, batch: bytes) -> None:
-        """Keep what matters of a router's EnvelopeBatch; malformed input is skipped."""
-        try:
-            items = peek_batch(batch)
-        except MalformedEnvelope:
-            return
+        """Keep what matters of a router's EnvelopeBatch; envelopes that do not parse are skipped
+        and counted."""
+        items, malformed = peek_batch_salvaged(batch)
+        self._encoder.note_malformed(malformed)
         for data, source_id, kind in items:
             if kind == "log" and source_id:
                 self._app(source_id).logs.append(data)
