@@ -116,7 +116,7 @@ def _bad_entry(field: str, entry: bytes, bad_value) -> str | None:  # noqa: ANN0
             continue
         if number == 1:
             if not _utf8(value):  # type: ignore[arg-type]
-                return f"{field} key {value!r}"
+                return f"{field} key"
             key = value.decode()  # type: ignore[union-attr]
         elif number == 2:
             found = bad_value(value)

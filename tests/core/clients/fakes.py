@@ -53,8 +53,9 @@ class FakeIngress:
         })
 
 
-# One item of an egress script: a batch to send, or (code, details) to end the stream with.
-Item = list[envelope_pb2.Envelope] | tuple[grpc.StatusCode, str]
+# One item of an egress script: a batch to send (or its raw bytes, sent as they are, for bytes no
+# protobuf library would serialize), or (code, details) to end the stream with.
+Item = list[envelope_pb2.Envelope] | bytes | tuple[grpc.StatusCode, str]
 
 
 class FakeEgress:
@@ -73,7 +74,7 @@ class FakeEgress:
         for item in self.scripts[min(index, len(self.scripts) - 1)]:
             if isinstance(item, tuple):
                 await context.abort(item[0], item[1])
-            yield envelope_pb2.EnvelopeBatch(batch=item)
+            yield item if isinstance(item, bytes) else envelope_pb2.EnvelopeBatch(batch=item)
         await asyncio.Event().wait()  # stay open until the client goes away
 
     def handler(self) -> grpc.GenericRpcHandler:
@@ -81,9 +82,13 @@ class FakeEgress:
             "BatchedReceiver": grpc.unary_stream_rpc_method_handler(
                 self.BatchedReceiver,
                 request_deserializer=egress_pb2.EgressBatchRequest.FromString,
-                response_serializer=envelope_pb2.EnvelopeBatch.SerializeToString,
+                response_serializer=_batch_bytes,
             ),
         })
+
+
+def _batch_bytes(batch: envelope_pb2.EnvelopeBatch | bytes) -> bytes:
+    return batch if isinstance(batch, bytes) else batch.SerializeToString()
 
 
 @contextlib.asynccontextmanager
