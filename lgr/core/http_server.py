@@ -25,6 +25,7 @@ from aiohttp import web
 
 from lgr.core.errors import UnavailableError
 from lgr.core.metrics import Counter, Registry
+from lgr.core.tls_failures import counted
 from lgr.core.settings import DEFAULT_HEADER_TIMEOUT, HEADER_TIMEOUTS_METRIC
 
 IDLE_TIMEOUT = 75.0  # seconds an idle keep-alive connection is kept (aiohttp's run_app default)
@@ -44,7 +45,7 @@ class HttpServer:
                  header_timeout: float = DEFAULT_HEADER_TIMEOUT, **runner_options: Any) -> None:
         self.host, self.port = host, port
         self.component, self.env = component, env
-        self.ssl_context = ssl_context
+        self.ssl_context = counted(ssl_context, registry, "https")
         self.timeouts = registry.counter(
             HEADER_TIMEOUTS_METRIC, "Connections closed because a request's headers did not arrive within "
             "the header timeout")

@@ -37,6 +37,7 @@ from lgr.core.grpc_drain import Drain
 from lgr.core.grpc_server import format_address, start_server
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 
 log = logging.getLogger("lgr.agent")
 
@@ -117,6 +118,7 @@ class Agent(Component):
                 self.udp.start()
                 self.udp_port = self.udp.port
             if metrics_ssl is not None:
+                metrics_ssl = counted(metrics_ssl, self.metrics, "metrics")
                 self.metrics_server = MetricsServer(
                     self.metrics.render_prometheus, cfg.metrics_host, cfg.metrics_port, metrics_ssl,
                     "agent",

@@ -27,6 +27,7 @@ from lgr.core.grpc_server import format_address
 from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 from lgr.core.settings import METRICS_TLS_ENV
 
 ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
@@ -98,6 +99,7 @@ class Cache(Component):
                 await self._start_grpc(engine)
             if cfg.metrics_port != -1:
                 host = cfg.host if metrics_ssl is not None else "127.0.0.1"
+                metrics_ssl = counted(metrics_ssl, self.metrics, "metrics")
                 self._metrics_server = MetricsServer(self.render_metrics, host, cfg.metrics_port,
                                                      metrics_ssl, component=self.name)
                 await self._metrics_server.start()

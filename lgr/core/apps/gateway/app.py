@@ -25,6 +25,7 @@ from lgr.core.grpc_server import format_address
 from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 
 ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b'
 HTTP_ENV = ("HTTP_CERT_PATH", "HTTP_KEY_PATH")
@@ -93,6 +94,7 @@ class Gateway(Component):
             self.port = await self._http.start()
             self.address = format_address(cfg.host, self.port)
             if metrics_ssl is not None:
+                metrics_ssl = counted(metrics_ssl, self.metrics, "metrics")
                 self._metrics_server = MetricsServer(
                     self.metrics.render_prometheus, cfg.host, cfg.metrics_port, metrics_ssl,
                     component=self.name)

@@ -17,6 +17,7 @@ from lgr.core.component import Component
 from lgr.core.grpc_server import format_address, start_server
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 from lgr.core.tls import client_credentials, server_credentials, server_ssl_context
 
 FINAL_GRACE = 0.5  # seconds for ended streams to close before the server cuts the rest
@@ -63,6 +64,7 @@ class Rlp(Component):
                 [self.egress.handler()], cfg.host, cfg.port, server_creds, self.name)
             self.address = format_address(cfg.host, self.port)
             if ssl_context is not None:
+                ssl_context = counted(ssl_context, self.metrics, "metrics")
                 self._metrics_server = MetricsServer(
                     self.metrics.render_prometheus, cfg.host, cfg.metrics_port, ssl_context,
                     component=self.name)

@@ -26,6 +26,7 @@ from lgr.core.drops import DropTracker
 from lgr.core.grpc_server import format_address, start_server
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 from lgr.core.pubsub import PubSub, Rand
 from lgr.core.tls import server_credentials, server_ssl_context
 
@@ -95,6 +96,7 @@ class Router(Component):
         self.address = format_address(cfg.host, self.port)
         try:
             if ssl_context is not None:
+                ssl_context = counted(ssl_context, self.metrics, "metrics")
                 self._metrics_server = MetricsServer(
                     self.metrics.render_prometheus, cfg.host, cfg.metrics_port, ssl_context,
                     component=self.name)

@@ -35,6 +35,7 @@ from lgr.core.grpc_server import format_address
 from lgr.core.http_server import HttpServer
 from lgr.core.metrics import Registry
 from lgr.core.metrics_server import MetricsServer
+from lgr.core.tls_failures import counted
 from lgr.core.router_pool import RouterPool, RouterStream
 from lgr.core.settings import METRICS_TLS_ENV
 from lgr.core.tls import (
@@ -109,6 +110,7 @@ class TrafficController(Component):
             self.address = format_address(cfg.host, self.port)
             log.info("tc ws bound to: %s", self.address)
             if metrics_ssl is not None:
+                metrics_ssl = counted(metrics_ssl, self.metrics, "metrics")
                 self._metrics_server = MetricsServer(
                     self.metrics.render_prometheus, cfg.host, cfg.metrics_port, metrics_ssl,
                     component=self.name)
