@@ -22,10 +22,12 @@ from lgr.core.clients.gateway import (
     StreamInterrupted,
     StreamRenewed,
     StreamResumed,
+    describe_event,
     read_params,
 )
 from lgr.core.clients.sse import EventTooLarge, SseDecoder
 from lgr.core.errors import ExitCode, TLSConfigError, UnavailableError
+from lgr.core.salvage import EnvelopesMalformed
 from tests.conftest import async_wait_until
 from tests.core.apps.firehose_support import TIMEOUT, channel, log_envelope, run, send
 from tests.core.apps.gateway_support import gateway_stack
@@ -228,3 +230,14 @@ def test_the_sse_decoder_splits_any_chunking_the_same_way():
         assert got == want, size
     with pytest.raises(EventTooLarge):
         list(SseDecoder(max_event_bytes=10).feed(b"data: " + b"x" * 20))
+
+
+def test_a_data_event_that_is_not_a_batch_is_skipped_and_reported():
+    events: list[object] = []
+    client = GatewayClient("https://127.0.0.1:1", [], "token", on_event=events.append)
+    assert client._handle("", "{not json") == []
+    assert client._handle("", '{"batch":[{"source_id":"a","log":{"payload":"aGk="}}]}')[0].source_id == "a"
+    assert client.malformed == 1
+    assert events == [EnvelopesMalformed(1, 1)]
+    line = describe_event(events[0], client.url)
+    assert line.startswith("skipped 1 data events from the rlp gateway at https://127.0.0.1:1")

@@ -12,6 +12,7 @@ from lgr.core.errors import UnavailableError
 from lgr.core.observe.connection_status import CONNECTED, RETRYING, STOPPED
 from lgr.core.observe.feed_runner import FeedRunner
 from lgr.core.observe.firehose_feed import FirehoseFeed
+from lgr.core.salvage import EnvelopesMalformed
 from tests.conftest import wait_until
 
 
@@ -108,3 +109,11 @@ def test_an_ended_stream_is_reopened():
     finally:
         runner.stop()
     assert source.opened >= 3
+
+
+def test_envelopes_skipped_as_not_parsing_count_among_the_feeds_drops():
+    feed = FirehoseFeed()
+    runner = FeedRunner(feed, ScriptedSource(0, []))
+    runner._on_event(EnvelopesMalformed(2, 2))
+    runner._on_event(EnvelopesDropped(3, 3))
+    assert feed.snapshot().stream_dropped == 5
