@@ -9,6 +9,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from lgr.core.errors import UnavailableError
+from lgr.core.metrics import Counter
 from lgr.core.tls import MAX_MESSAGE_BYTES  # upstream's grpc.MaxRecvMsgSize on every server
 
 SERVER_OPTIONS: list[tuple[str, int]] = [
@@ -64,11 +65,15 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def parse_request(message_cls: Any, data: bytes, context: grpc.aio.ServicerContext) -> Any:
+async def parse_request(message_cls: Any, data: bytes, context: grpc.aio.ServicerContext,
+                        refused: Counter | None = None) -> Any:
     """``message_cls.FromString(data)``; a message that does not parse ends the call with
-    INVALID_ARGUMENT naming the message type (gRPC's own deserializer failure says INTERNAL)."""
+    INVALID_ARGUMENT naming the message type (gRPC's own deserializer failure says INTERNAL),
+    counted in ``refused`` when given."""
     try:
         return message_cls.FromString(data)
     except DecodeError as exc:
+        if refused is not None:
+            refused.inc()
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                             f"malformed {message_cls.DESCRIPTOR.name}: {exc}")

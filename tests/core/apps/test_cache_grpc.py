@@ -257,3 +257,24 @@ def test_a_read_page_fits_in_one_grpc_message_and_the_next_read_goes_on(pki, tmp
             assert [e.timestamp for e in rest.envelopes.batch] == [T0 + 2 * NS]
 
     run(body())
+
+
+def test_a_send_holding_an_envelope_that_does_not_parse_is_refused_whole_and_counted(pki, tmp_path):
+    from lgr.core import envelope
+    from tests.poison import poison_tag_envelope
+
+    good = envelope.log("good", source_id="app").SerializeToString()
+    batch = envelope.join_batch([good, poison_tag_envelope("app")])
+    request = b"\x0a" + bytes([len(batch)]) + batch  # SendRequest{envelopes: batch}
+
+    async def body():
+        async with grpc_cache(pki, tmp_path) as (api, ch):
+            send = ch.unary_unary("/logcache.v1.Ingress/Send", request_serializer=identity,
+                                  response_deserializer=identity)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await send(request, timeout=10)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert api.cache.m.malformed.value == 1
+            assert api.cache.store.size == 0
+
+    run(body())

@@ -85,7 +85,8 @@ class GrpcApi:
 
     async def Send(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:  # noqa: N802
         """Store a batch; answer once it is stored (``local_only`` changes nothing: one node)."""
-        req = await parse_request(ingress_pb2.SendRequest, data, context)
+        # A batch with an envelope that does not parse is refused whole, as upstream's unmarshal.
+        req = await parse_request(ingress_pb2.SendRequest, data, context, self.metrics.malformed)
         self.store.put_envelopes(req.envelopes.batch)
         self.metrics.sync(self.store)
         return SEND_RESPONSE
