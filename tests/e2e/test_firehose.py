@@ -1,6 +1,6 @@
 """The firehose end to end: agent → router → rlp → consumer as real processes over mTLS.
 
-Every envelope kind round-trips with all its fields; v1 UDP arrives converted; selectors and
+Every envelope kind round-trips with all its fields; v1 UDP arrives converted (by the router); selectors and
 shard groups behave as upstream's; use_preferred_tags is honoured.
 """
 
@@ -82,12 +82,16 @@ V1_VECTORS = (
 
 
 def _expected_from_v1(data: bytes) -> envelope_pb2.Envelope:
-    # Upstream's agent sets the source_id tag to the origin when it is empty, then converts
-    # with preferred tags (the conversion itself is pinned by tests/vectors).
+    # Upstream's agent sets the source_id tag to the origin when it is empty and fills
+    # deployment, job, index and ip from AGENT_* where missing (never AGENT_TAGS); the router
+    # converts with preferred tags (the conversion itself is pinned by tests/vectors).
     env = v1.Envelope.FromString(data)
     if not env.tags.get("source_id"):
         env.tags["source_id"] = env.origin
-    return _with_agent_tags(to_v2(env, True))
+    for field in ("deployment", "job", "index", "ip"):
+        if not env.HasField(field):
+            setattr(env, field, AGENT_ENV[f"AGENT_{field.upper()}"])
+    return to_v2(env, True)
 
 
 def test_v1_udp_dropsonde_arrives_converted(e2e: E2EStack, vectors_dir) -> None:

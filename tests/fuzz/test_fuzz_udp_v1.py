@@ -1,6 +1,6 @@
-"""Fuzz the agent's v1 UDP path: any datagram goes through DropsondeDecoder and the v2 tagging
-without raising, and what comes out is a v2 envelope that every v2 parser accepts (a string that
-is not UTF-8 is converted with U+FFFD, never forwarded)."""
+"""Fuzz the agent's v1 UDP path: any datagram goes through the v1 pipeline without raising, and
+what comes out is a v1 envelope with its required fields and a source_id tag, whose v2 form (as
+the router makes it) every v2 parser accepts (a string that is not UTF-8 becomes U+FFFD there)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from lgr.core._proto.events import envelope_pb2 as v1
 from lgr.core._proto.events import error_pb2, http_pb2, log_pb2, metric_pb2, uuid_pb2
 from lgr.core._proto.loggregator.v2 import envelope_pb2
-from lgr.core.apps.agent.dropsonde import DropsondeDecoder
-from lgr.core.apps.agent.tagging import Tagger, serialize_all
+from lgr.core.apps.agent.v1_pipeline import V1Pipeline
+from lgr.core.conversion import to_v2
 from lgr.core.metrics import Registry
 from tests.fuzz.mutations import hostile
 from tests.fuzz.support import fuzz
@@ -49,29 +49,32 @@ SEEDS = st.builds(_envelope, st.sampled_from([v1.Envelope.LogMessage, v1.Envelop
                                               v1.Envelope.ContainerMetric,
                                               v1.Envelope.HttpStartStop]),
                   TEXT, st.integers(0, 2**40))
-DECODER = DropsondeDecoder("cf", "cell", "0", "10.0.0.5")
-TAGGER = Tagger({"az": "z1"}, Registry().counter("origin_mappings", "fuzz"))
+_REGISTRY = Registry()
+PIPELINE = V1Pipeline(_REGISTRY, _REGISTRY.counter("malformed", "fuzz"), "cf", "cell", "0",
+                      "10.0.0.5")
 
 
 @fuzz
 @given(hostile(SEEDS))
-def test_any_datagram_decodes_to_none_or_a_valid_v2_envelope(data: bytes) -> None:
-    env = DECODER.decode(data)
-    if env is None:
+def test_any_datagram_is_refused_or_becomes_a_valid_v1_envelope(data: bytes) -> None:
+    out = PIPELINE.prepare(data)
+    if out is None:
         event("malformed")
         return
-    out = serialize_all(TAGGER, [env], v1=True)
-    for item in out:
-        parsed = envelope_pb2.Envelope.FromString(item)  # checks every string is UTF-8
-        assert parsed.source_id == env.source_id
-    event("converted")
+    env = v1.Envelope.FromString(out)
+    assert env.IsInitialized()
+    assert "source_id" in env.tags or out == data  # untouched only when upb cannot read the tags
+    envelope_pb2.Envelope.FromString(to_v2(env, True).SerializeToString())  # every string UTF-8
+    event("forwarded")
 
 
-def test_regression_issue10_finding3_a_non_utf8_origin_converts() -> None:
+def test_regression_issue10_finding3_a_non_utf8_origin_is_forwarded() -> None:
     """A datagram whose origin is not UTF-8 raised UnicodeDecodeError, which threw away the
-    whole receive batch; it converts now, as upstream accepts it."""
+    whole receive batch; it is forwarded now, as upstream accepts it, with the origin's bytes
+    as its source_id tag."""
     data = _envelope(v1.Envelope.LogMessage, "", 1).replace(b"\x0a\x01o", b"\x0a\x02\xff\xfe")
-    env = DECODER.decode(data)
-    assert env is not None
-    assert env.tags["origin"] == "\ufffd\ufffd"
-    envelope_pb2.Envelope.FromString(serialize_all(TAGGER, [env], v1=True)[0])
+    out = PIPELINE.prepare(data)
+    assert out is not None
+    assert b"\x0a\x09source_id\x12\x02\xff\xfe" in out
+    v2 = to_v2(v1.Envelope.FromString(out), True)
+    assert v2.tags["origin"] == "\ufffd\ufffd"

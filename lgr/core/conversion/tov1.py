@@ -133,7 +133,7 @@ def _error(env: envelope_pb2.Envelope) -> V1Envelope:
     except UnicodeDecodeError:
         # Go copies the bytes into the proto2 string as they are; upb takes them only as wire
         # data. Field 3 is Error.message.
-        error.MergeFromString(b"\x1a" + _varint(len(payload)) + payload)
+        error.MergeFromString(b"\x1a" + varint(len(payload)) + payload)
     return v1
 
 
@@ -236,7 +236,8 @@ def _timer(env: envelope_pb2.Envelope) -> V1Envelope:
     return v1
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint."""
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)

@@ -11,7 +11,9 @@ from typing import Any
 import grpc
 
 from lgr.core import tls
+from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2
+from lgr.core._proto.plumbing import doppler_pb2
 from lgr.core.apps.agent.config import AgentConfig
 from lgr.core.config import load_config
 from lgr.core.grpc_server import start_server
@@ -36,12 +38,14 @@ def run(coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
 
 
 class RecordingRouter:
-    """A router stand-in: a real Ingress server (router cert, mTLS) that records what arrives."""
+    """A router stand-in: a real Ingress and DopplerIngestor server (router cert, mTLS) that
+    records what arrives: v2 batches, and v1 payloads pushed one per EnvelopeData."""
 
     def __init__(self, pki: Any, port: int = 0) -> None:
         self._pki = pki
         self.port = port
         self.batches: list[list[envelope_pb2.Envelope]] = []
+        self.v1_payloads: list[bytes] = []
         self._server: grpc.aio.Server | None = None
 
     @property
@@ -57,6 +61,15 @@ class RecordingRouter:
             self.batches.append(list(envelope_pb2.EnvelopeBatch.FromString(data).batch))
         return ingress_pb2.BatchSenderResponse().SerializeToString()
 
+    async def _pusher(self, requests: AsyncIterator[bytes], context: Any) -> bytes:
+        async for data in requests:
+            self.v1_payloads.append(doppler_pb2.EnvelopeData.FromString(data).payload)
+        return b""
+
+    @property
+    def v1_envelopes(self) -> list[v1_envelope_pb2.Envelope]:
+        return [v1_envelope_pb2.Envelope.FromString(p) for p in self.v1_payloads]
+
     async def start(self) -> RecordingRouter:
         def identity(b: bytes) -> bytes:
             return b
@@ -66,8 +79,14 @@ class RecordingRouter:
                 self._batch_sender, request_deserializer=identity, response_serializer=identity,
             ),
         })
+        pusher = grpc.method_handlers_generic_handler("plumbing.DopplerIngestor", {
+            "Pusher": grpc.stream_unary_rpc_method_handler(
+                self._pusher, request_deserializer=identity, response_serializer=identity,
+            ),
+        })
         creds = tls.server_credentials(*self._pki.files("router"))
-        self._server, self.port = await start_server([handler], "127.0.0.1", self.port, creds, "router")
+        self._server, self.port = await start_server([handler, pusher], "127.0.0.1", self.port,
+                                                     creds, "router")
         return self
 
     async def stop(self) -> None:

@@ -1,14 +1,12 @@
-"""Agent tagging rules, counter totals and dropsonde decoding, one rule at a time."""
+"""Agent tagging rules and counter totals (the v2 path), one rule at a time."""
 
 from __future__ import annotations
 
 import pytest
 
 from lgr.core import envelope as E
-from lgr.core._proto.events import envelope_pb2 as v1
 from lgr.core._proto.events import metric_pb2
 from lgr.core.apps.agent.counter_totals import CounterTotals
-from lgr.core.apps.agent.dropsonde import DropsondeDecoder
 from lgr.core.apps.agent.tagging import Tagger, format_float, serialize_all
 from lgr.core.metrics import Registry
 
@@ -77,45 +75,9 @@ def test_counter_totals_reset_past_the_limit_and_wrap_like_uint64():
     assert wrapped.counter.total == 1
 
 
-def test_v2_zero_delta_without_total_resets_but_v1_keeps_the_total():
+def test_v2_zero_delta_without_total_resets_the_total():
     totals = CounterTotals()
     totals.apply(E.counter("c", delta=4))
     zero = E.counter("c")
     totals.apply(zero)
     assert zero.counter.total == 0
-    totals.apply(E.counter("d", delta=4), v1=True)
-    zero_v1 = E.counter("d")
-    totals.apply(zero_v1, v1=True)
-    assert zero_v1.counter.total == 4
-
-
-def test_dropsonde_decoder_fills_missing_deployment_job_index_ip_only():
-    decoder = DropsondeDecoder("cf", "cell", "2", "10.0.0.1")
-    data = v1.Envelope(
-        origin="o", eventType=v1.Envelope.ValueMetric, job="own-job", ip="",
-        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
-    ).SerializeToString()
-    env = decoder.decode(data)
-    assert env is not None
-    # An explicitly empty field counts as set, as in upstream's nil check.
-    assert (env.tags["deployment"], env.tags["job"], env.tags["index"], env.tags["ip"]) == (
-        "cf", "own-job", "2", "",
-    )
-    assert env.source_id == "o"
-
-
-def test_dropsonde_decoder_keeps_an_explicit_source_id_tag():
-    data = v1.Envelope(
-        origin="o", eventType=v1.Envelope.ValueMetric, tags={"source_id": "mine"},
-        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
-    ).SerializeToString()
-    env = DropsondeDecoder().decode(data)
-    assert env is not None and env.source_id == "mine" and "source_id" not in env.tags
-
-
-def test_dropsonde_decoder_refuses_a_type_without_its_message():
-    data = v1.Envelope(
-        origin="o", eventType=v1.Envelope.CounterEvent,
-        valueMetric=metric_pb2.ValueMetric(name="n", value=1.0, unit="u"),
-    ).SerializeToString()
-    assert DropsondeDecoder().decode(data) is None

@@ -1,4 +1,4 @@
-"""The agent's v1 UDP ingress: real dropsonde datagrams arrive converted, tagged and counted."""
+"""The agent's v1 path: real dropsonde datagrams reach routers over Pusher, tagged and counted."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from lgr.core import envelope as E
 from lgr.core._proto.events import envelope_pb2 as v1
 from lgr.core._proto.events import log_pb2, metric_pb2
 from lgr.core.apps.agent.app import Agent
@@ -50,41 +51,73 @@ def send_udp(port: int, *datagrams: bytes) -> None:
             sock.sendto(data, ("127.0.0.1", port))
 
 
-def test_v1_log_value_metric_and_counter_arrive_converted_and_tagged(pki):
+def test_v1_events_go_to_routers_as_v1_tagged_by_the_v1_rules_only(pki):
     async def scenario():
         async with routers(pki) as (router,), Agent(agent_config(pki, router.address, **TAGS)) as agent:
             send_udp(agent.udp_port, log_message("hi", deployment="own-deployment"))
             send_udp(agent.udp_port, value_metric("latency", 12.5))
             send_udp(agent.udp_port, counter_event("requests", 2), counter_event("requests", 3))
-            await async_wait_until(lambda: len(router.envelopes) == 4)
-            # Datagrams may reach the router in any order over the agent's several streams.
-            by_kind = {}
-            for env in router.envelopes:
-                by_kind.setdefault(env.WhichOneof("message"), []).append(env)
-            (log_env,), (gauge,) = by_kind["log"], by_kind["gauge"]
-            first, second = sorted(by_kind["counter"], key=lambda env: env.counter.total)
-
-            assert log_env.source_id == "app-guid"
-            assert log_env.instance_id == "1"
-            assert log_env.log.payload == b"hi"
-            assert log_env.log.type == 1  # ERR
-            assert log_env.timestamp == 1_000
-            assert dict(log_env.tags) == {
-                "origin": "rep", "deployment": "own-deployment", "job": "diego-cell", "index": "0",
-                "ip": "10.0.0.5", "__v1_type": "LogMessage", "source_type": "APP/PROC/WEB",
-                "az": "z1",
-            }
-            # Without an app id, the source_id tag upstream's unmarshaller sets to origin wins.
-            assert gauge.source_id == "gorouter"
-            assert gauge.gauge.metrics["latency"].value == 12.5
-            assert gauge.gauge.metrics["latency"].unit == "ms"
-            assert gauge.tags["__v1_type"] == "ValueMetric"
-            assert gauge.tags["deployment"] == "cf"
-
-            assert (first.counter.name, first.counter.delta, first.counter.total) == ("requests", 2, 2)
-            assert (second.counter.delta, second.counter.total) == (3, 5)
-            assert first.source_id == "bbs"
+            await async_wait_until(lambda: len(router.v1_payloads) == 4)
+            assert router.envelopes == []  # nothing on the v2 path
+            by_type: dict[int, list[v1.Envelope]] = {}
+            for env in router.v1_envelopes:
+                by_type.setdefault(env.eventType, []).append(env)
+            (log_env,), (value,) = by_type[v1.Envelope.LogMessage], by_type[v1.Envelope.ValueMetric]
+            first, second = sorted(by_type[v1.Envelope.CounterEvent],
+                                   key=lambda env: env.counterEvent.total)
+            # Unchanged but for the tagger's defaults where a field was missing and the
+            # source_id tag upstream's unmarshaller sets to the origin: AGENT_TAGS are not added.
+            assert log_env.logMessage.timestamp == 2_000 and log_env.timestamp == 1_000
+            assert (log_env.deployment, log_env.job, log_env.index, log_env.ip) == (
+                "own-deployment", "diego-cell", "0", "10.0.0.5")
+            assert dict(log_env.tags) == {"source_id": "rep"}
+            assert dict(value.tags) == {"source_id": "gorouter"}
+            assert value.deployment == "cf"
+            assert (first.counterEvent.delta, first.counterEvent.total) == (2, 2)
+            assert (second.counterEvent.delta, second.counterEvent.total) == (3, 5)
             assert metric(agent, "ingress", metric_version="1.0") == 4
+            await async_wait_until(lambda: metric(agent, "egress", metric_version="1.0") == 4)
+            assert metric(agent, "egress", metric_version="2.0") == 0
+
+    run(scenario())
+
+
+def test_a_datagram_the_pipeline_does_not_change_is_forwarded_byte_for_byte(pki):
+    whole = v1.Envelope(
+        origin="rep", eventType=v1.Envelope.LogMessage, timestamp=1_000, deployment="d", job="j",
+        index="i", ip="1.2.3.4", tags={"source_id": "other-than-app"},
+        logMessage=log_pb2.LogMessage(message=b"m", message_type=log_pb2.LogMessage.OUT,
+                                      timestamp=5, app_id="app"),
+    ).SerializeToString()
+
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address, **TAGS)) as agent:
+            send_udp(agent.udp_port, whole, counter_event("c", 1, total=7))
+            await async_wait_until(lambda: len(router.v1_payloads) == 2)
+            assert whole in router.v1_payloads
+
+    run(scenario())
+
+
+def test_v1_counter_totals_key_on_origin_name_and_tags_apart_from_v2(pki):
+    def counter(deployment: str, delta: int) -> bytes:
+        return v1.Envelope(
+            origin="bbs", eventType=v1.Envelope.CounterEvent, deployment=deployment,
+            counterEvent=metric_pb2.CounterEvent(name="requests", delta=delta),
+        ).SerializeToString()
+
+    async def scenario():
+        async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
+            # Deployment is not part of the key: 3 then 7, as upstream (not 3 then 4).
+            send_udp(agent.udp_port, counter("a", 3))
+            await async_wait_until(lambda: len(router.v1_payloads) == 1)
+            send_udp(agent.udp_port, counter("b", 4))
+            await async_wait_until(lambda: len(router.v1_payloads) == 2)
+            assert [e.counterEvent.total for e in router.v1_envelopes] == [3, 7]
+            # A v2 counter of the same name and tags keeps its own total.
+            agent.tagger.totals.apply(E.counter("requests", delta=4, source_id="bbs",
+                                                tags={"source_id": "bbs"}))
+            assert len(agent.v1.totals) == 1 and len(agent.tagger.totals) == 1
 
     run(scenario())
 
@@ -102,8 +135,8 @@ def test_malformed_datagrams_are_counted_and_the_listener_keeps_working(pki):
                      missing_required, incomplete_metric, b"\x00" * 60000)
             await async_wait_until(lambda: metric(agent, "malformed", metric_version="1.0") == 7)
             send_udp(agent.udp_port, log_message("still here"))
-            await async_wait_until(lambda: len(router.envelopes) == 1)
-            assert router.envelopes[0].log.payload == b"still here"
+            await async_wait_until(lambda: len(router.v1_payloads) == 1)
+            assert router.v1_envelopes[0].logMessage.message == b"still here"
             assert metric(agent, "ingress", metric_version="1.0") == 1
 
     run(scenario())
@@ -112,12 +145,14 @@ def test_malformed_datagrams_are_counted_and_the_listener_keeps_working(pki):
 def test_v1_counter_with_a_total_resets_it(pki):
     async def scenario():
         async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
-            send_udp(agent.udp_port, counter_event("c", 1), counter_event("c", 1, total=50))
-            await async_wait_until(lambda: len(router.envelopes) == 2)
+            send_udp(agent.udp_port, counter_event("c", 1))
+            await async_wait_until(lambda: len(router.v1_payloads) == 1)
+            send_udp(agent.udp_port, counter_event("c", 1, total=50))
+            await async_wait_until(lambda: len(router.v1_payloads) == 2)
             send_udp(agent.udp_port, counter_event("c", 0))
-            await async_wait_until(lambda: len(router.envelopes) == 3)
+            await async_wait_until(lambda: len(router.v1_payloads) == 3)
             # v1's rule: a zero delta still reports the running total.
-            assert sorted(env.counter.total for env in router.envelopes) == [1, 50, 50]
+            assert [e.counterEvent.total for e in router.v1_envelopes] == [1, 50, 50]
 
     run(scenario())
 

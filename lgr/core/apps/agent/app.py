@@ -1,16 +1,22 @@
 """Agent: wires the agent's ingress (v2 gRPC, v1 UDP), its diode, router pool and metrics.
 
-Data path: gRPC Ingress / UDP dropsonde → tagging → ingress diode (drop oldest) → router pool
-(batches of up to 100 over BatchSender streams). Every AGENT_METRIC_BATCH_INTERVAL_MILLISECONDS
+Data path (v2): gRPC Ingress → tagging → ingress diode (drop oldest) → router pool (batches of up
+to 100 over BatchSender streams). v1, as upstream's agent, apart: UDP dropsonde → the v1 pipeline
+(checks, v1 counter totals, deployment/job/index/ip tagging; :mod:`.v1_pipeline`) → its own buffer
+→ its own pool of Pusher streams, one EnvelopeData per envelope (:mod:`.v1_egress`); the routers
+convert for v2 readers. Every AGENT_METRIC_BATCH_INTERVAL_MILLISECONDS
 the agent's own metrics also enter the diode as envelopes with source_id AGENT_METRIC_SOURCE_ID,
 as upstream's agent used to emit them.
 
 Metrics (upstream's names and labels; Prometheus on METRICS_PORT, HTTPS with client certs):
 ``ingress{metric_version="2.0"}`` envelopes received over gRPC, ``ingress{metric_version="1.0"}``
-valid datagrams received over UDP, ``egress{metric_version="2.0"}`` envelopes written to routers,
-``dropped{direction="ingress"|"egress",metric_version="2.0"}`` envelopes lost to a full diode or to
-a failed (or impossible) write, ``origin_mappings{metric_version="2.0"}``, and the gauges
-``doppler_v2_streams`` / ``doppler_connections``. lgr adds ``malformed{metric_version="1.0"}``:
+valid datagrams received over UDP, ``egress{metric_version="2.0"|"1.0"}`` envelopes written to
+routers, ``dropped{direction="ingress"|"egress",metric_version="2.0"}`` envelopes lost to a full
+diode or to a failed (or impossible) write, ``dropped{direction="all",metric_version="1.0"}`` v1
+envelopes lost to the full v1 buffer (lgr adds ``dropped{direction="egress",metric_version="1.0"}``
+for failed v1 writes), ``origin_mappings{metric_version="2.0"}``, and the gauges
+``doppler_v2_streams`` / ``doppler_v1_streams`` / ``doppler_connections``. lgr adds
+``malformed{metric_version="1.0"}``:
 datagrams that are not valid dropsonde envelopes, dropped before they become envelopes (so they
 are not in ``dropped``, which counts envelopes lost on the way), and ``malformed{metric_version=
 "2.0"}``: envelopes of gRPC messages refused as not parsing (lgr.core.apps.agent.grpc_ingress).
@@ -24,12 +30,13 @@ import time
 
 from lgr.core import tls
 from lgr.core.apps.agent.config import AGENT_TLS_ENV, AgentConfig
-from lgr.core.apps.agent.dropsonde import DropsondeDecoder
 from lgr.core.apps.agent.egress import RouterPool
 from lgr.core.apps.agent.grpc_ingress import IngressService
 from lgr.core.apps.agent.passthrough import PassThrough
 from lgr.core.apps.agent.tagging import Tagger, serialize_all
 from lgr.core.apps.agent.udp_ingress import UDPIngress
+from lgr.core.apps.agent.v1_egress import V1RouterPool
+from lgr.core.apps.agent.v1_pipeline import V1Pipeline
 from lgr.core.component import Component
 from lgr.core.diode import Diode
 from lgr.core.drops import DropTracker
@@ -57,8 +64,6 @@ class Agent(Component):
         m = self.metrics
         self.ingress = m.counter("ingress", "Total number of envelopes ingressed by the agent.",
                                  {"metric_version": "2.0"})
-        self.ingress_v1 = m.counter("ingress", "Total number of envelopes ingressed by the agent.",
-                                    {"metric_version": "1.0"})
         self.dropped_ingress = m.counter("dropped", "Total number of dropped envelopes.",
                                          {"direction": "ingress", "metric_version": "2.0"})
         self.origin_mappings = m.counter(
@@ -74,7 +79,10 @@ class Agent(Component):
             max_bytes=config.ingress_buffer_bytes,
         )
         self.tagger = Tagger(config.tags, self.origin_mappings, logs_disabled=config.logs_disabled)
-        self._decoder = DropsondeDecoder(config.deployment, config.job, config.index, config.ip)
+        self.v1 = V1Pipeline(m, self.malformed, config.deployment, config.job, config.index,
+                             config.ip)
+        self.ingress_v1 = self.v1.ingress
+        self.v1_pool: V1RouterPool | None = None
         self._egress_backoff = egress_backoff
         self.pool: RouterPool | None = None
         self.udp: UDPIngress | None = None
@@ -114,7 +122,13 @@ class Agent(Component):
             )
             self.address = format_address(cfg.host, self.port)
             if not cfg.disable_udp:
-                self.udp = UDPIngress("127.0.0.1", cfg.udp_port, self._handle_datagrams)
+                self.v1_pool = V1RouterPool(
+                    self.v1.diode, cfg.routers, client_creds, self.metrics,
+                    preferred=cfg.routers_with_az, streams=cfg.egress_streams,
+                    backoff=self._egress_backoff,
+                )
+                await self.v1_pool.start()
+                self.udp = UDPIngress("127.0.0.1", cfg.udp_port, self.v1.accept)
                 self.udp.start()
                 self.udp_port = self.udp.port
             if metrics_ssl is not None:
@@ -128,27 +142,6 @@ class Agent(Component):
             await self._stop(0)
             raise
         self.spawn(self._emit_own_metrics(), name="agent-own-metrics")
-
-    def _handle_datagrams(self, datagrams: list[bytes]) -> None:
-        # Runs on the UDP thread.
-        decode = self._decoder.decode
-        envelopes = []
-        failed = None
-        for data in datagrams:
-            try:
-                env = decode(data)
-            except Exception as exc:  # noqa: BLE001 - lose this datagram only, not the batch
-                env, failed = None, exc
-            if env is None:
-                self.malformed.inc()
-            else:
-                envelopes.append(env)
-        if failed is not None:
-            log.warning("agent udp: a datagram could not be converted (counted in malformed): %r",
-                        failed)
-        self.ingress_v1.inc(len(envelopes))
-        if envelopes:
-            self.diode.put_many(serialize_all(self.tagger, envelopes, v1=True))
 
     async def _emit_own_metrics(self) -> None:
         cfg = self.config
@@ -175,9 +168,10 @@ class Agent(Component):
         if self.udp is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.udp.stop)
             self.udp = None
-        if self.pool is not None:
-            await self.pool.stop(grace)
-            self.pool = None
+        for pool in (self.pool, self.v1_pool):
+            if pool is not None:
+                await pool.stop(grace)
+        self.pool = self.v1_pool = None
         if self.metrics_server is not None:
             await self.metrics_server.stop()
             self.metrics_server = None

@@ -50,12 +50,12 @@ class AgentConfig(MetricsEndpoint):
                             "v1 dropsonde UDP port on 127.0.0.1 (0: any free port)")
     disable_udp: bool = setting("AGENT_DISABLE_UDP", False, "do not listen for v1 UDP")
     tags: dict[str, str] = setting(
-        "AGENT_TAGS", {}, "tags k:v,... added to every envelope that lacks them"
+        "AGENT_TAGS", {}, "tags k:v,... added to every v2 envelope that lacks them (not v1)"
     )
-    deployment: str = setting("AGENT_DEPLOYMENT", "", "deployment tag for v1 envelopes")
-    job: str = setting("AGENT_JOB", "", "job tag for v1 envelopes")
-    index: str = setting("AGENT_INDEX", "", "index tag for v1 envelopes")
-    ip: str = setting("AGENT_IP", "", "ip tag for v1 envelopes")
+    deployment: str = setting("AGENT_DEPLOYMENT", "", "deployment of v1 envelopes that have none")
+    job: str = setting("AGENT_JOB", "", "job of v1 envelopes that have none")
+    index: str = setting("AGENT_INDEX", "", "index of v1 envelopes that have none")
+    ip: str = setting("AGENT_IP", "", "ip of v1 envelopes that have none")
     zone: str = setting("AGENT_ZONE", "", "availability zone (accepted; unused, as upstream)")
     logs_disabled: bool = setting("LOGS_DISABLED", False, "drop log envelopes, forward the rest")
     metrics_port: int = metrics_port_setting(14824)

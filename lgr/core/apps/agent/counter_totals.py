@@ -4,8 +4,7 @@ Upstream's CounterAggregator (egress/v2) keys a counter by its name, source_id a
 tags (taken after the agent's own tags are added). A counter that carries only a delta
 (total 0, delta non-zero) gets the accumulated total; one that carries a total resets it. The map
 is cleared once it holds more than 10000 counters, so totals restart rather than grow without
-bound. v1 CounterEvents follow the v1 aggregator's slightly different rule: any non-zero total
-resets, anything else (even a zero delta) accumulates.
+bound. v1 CounterEvents have their own book and rule (:mod:`.v1_pipeline`).
 """
 
 from __future__ import annotations
@@ -28,12 +27,12 @@ class CounterTotals:
     def __len__(self) -> int:
         return len(self._totals)
 
-    def apply(self, env: envelope_pb2.Envelope, v1: bool = False) -> None:
+    def apply(self, env: envelope_pb2.Envelope) -> None:
         """Set the total of counter envelope ``env`` from the running total of its identity."""
         counter = env.counter
         key = (counter.name, env.source_id, tuple(sorted(env.tags.items())))
         total, delta = counter.total, counter.delta
-        accumulate = total == 0 if v1 else (total == 0 and delta != 0)
+        accumulate = total == 0 and delta != 0
         with self._lock:
             totals = self._totals
             if len(totals) > self._max:

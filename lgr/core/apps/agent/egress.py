@@ -49,7 +49,16 @@ Address = tuple[str, int]
 
 
 class RouterPool:
-    """Forwards the diode's envelopes to the routers behind ``routers`` (and ``preferred``)."""
+    """Forwards the diode's envelopes to the routers behind ``routers`` (and ``preferred``).
+
+    The v2 pool writes EnvelopeBatches on ``Ingress/BatchSender``; a subclass picks another
+    ``method``, ``metric_version`` and streams gauge, and frames messages in :meth:`messages`
+    (the v1 pool: one EnvelopeData per envelope, :mod:`.v1_egress`).
+    """
+
+    method = "/loggregator.v2.Ingress/BatchSender"
+    metric_version = "2.0"
+    streams_metric = ("doppler_v2_streams", "Current number of established gRPC streams to routers.")
 
     def __init__(
         self,
@@ -68,21 +77,21 @@ class RouterPool:
         self._preferred = list(preferred)
         self.credentials = credentials
         self.backoff = backoff
+        version = {"metric_version": self.metric_version}
         self.egress: Counter = metrics.counter(
-            "egress", "Total number of envelopes successfully egressed.", {"metric_version": "2.0"}
+            "egress", "Total number of envelopes successfully egressed.", version
         )
         self.dropped: Counter = metrics.counter(
-            "dropped", "Total number of dropped envelopes.",
-            {"direction": "egress", "metric_version": "2.0"},
+            "dropped", "Total number of dropped envelopes.", {"direction": "egress", **version},
         )
-        self.streams_gauge = metrics.gauge(
-            "doppler_v2_streams", "Current number of established gRPC streams to routers.",
-            {"metric_version": "2.0"},
-        )
-        self.connections_gauge = metrics.gauge(
-            "doppler_connections", "Current number of gRPC connections to routers.",
-            {"metric_version": "2.0"},
-        )
+        self.streams_gauge = metrics.gauge(*self.streams_metric, {"metric_version": "2.0"})
+        try:  # one gauge for the v1 and the v2 pool's connections, as upstream's
+            self.connections_gauge = metrics.get("doppler_connections", metric_version="2.0")
+        except KeyError:
+            self.connections_gauge = metrics.gauge(
+                "doppler_connections", "Current number of gRPC connections to routers.",
+                {"metric_version": "2.0"},
+            )
         self._drops = DropTracker("agent egress to routers", [self.dropped])
         self._too_large = DropTracker(
             f"agent egress: envelopes too large for one gRPC message ({MAX_MESSAGE_BYTES} bytes)",
@@ -190,14 +199,20 @@ class RouterPool:
             self._send(stream, diode.take(BATCH_SIZE))
 
     def _send(self, stream: RouterStream, items: list[bytes]) -> None:
-        """Hand ``items`` to ``stream`` in as many EnvelopeBatches as the message limit needs."""
-        runs, too_large = fit(items)
+        """Hand ``items`` to ``stream`` in as many messages as :meth:`messages` makes."""
+        messages, too_large = self.messages(items)
         if too_large:
-            self._too_large(len(too_large))
-        if runs:
-            stream.send([(join_batch(run), len(run)) for run in runs])
+            self._too_large(too_large)
+        if messages:
+            stream.send(messages)
         else:
             self.release(stream, stream.generation)
+
+    def messages(self, items: list[bytes]) -> tuple[list[tuple[bytes, int]], int]:
+        """``(messages, too_large)``: ``(bytes, envelope count)`` per message to write, in as
+        many EnvelopeBatches as the message limit needs, and how many envelopes fit in none."""
+        runs, too_large = fit(items)
+        return [(join_batch(run), len(run)) for run in runs], len(too_large)
 
     def drop(self, n: int) -> None:
         """Count ``n`` envelopes lost on the way to the routers."""

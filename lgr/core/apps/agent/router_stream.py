@@ -1,4 +1,4 @@
-"""Router stream: one BatchSender stream from the agent to a router, kept up by reconnecting.
+"""Router stream: one BatchSender (or v1 Pusher) stream to a router, kept up by reconnecting.
 
 Each stream owns its own channel (a local subchannel pool, so five streams are five
 connections as upstream's five conn managers are). It connects to the address its pool assigns,
@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from lgr.core._proto.loggregator.v2 import ingress_pb2
 from lgr.core.grpc_server import format_address, identity
 from lgr.core.tls import ROUTER_SERVER_NAME, channel_options
 
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lgr.agent")
 
-METHOD = "/loggregator.v2.Ingress/BatchSender"
 CONNECT_TIMEOUT = 5.0
 # Upstream's keepalive.ClientParameters{Time: 15s, Timeout: 15s, PermitWithoutStream: true}; a
 # short reconnect backoff so a restarted router is found again within about a second.
@@ -107,8 +105,8 @@ class RouterStream:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await _ready(channel, target)
             call = channel.stream_unary(
-                METHOD, request_serializer=identity,
-                response_deserializer=ingress_pb2.BatchSenderResponse.FromString,
+                self._pool.method, request_serializer=identity,
+                response_deserializer=identity,  # BatchSenderResponse or PushResponse: empty
             )()
         except BaseException:
             await channel.close()

@@ -37,7 +37,7 @@ class Tagger:
         self.totals = totals if totals is not None else CounterTotals()
         self._logs_disabled = logs_disabled
 
-    def prepare(self, env: envelope_pb2.Envelope, v1: bool = False) -> envelope_pb2.Envelope | None:
+    def prepare(self, env: envelope_pb2.Envelope) -> envelope_pb2.Envelope | None:
         """Apply every rule to ``env`` in place; None when the envelope is to be dropped."""
         if not env.source_id:
             self.map_origin(env)
@@ -52,7 +52,7 @@ class Tagger:
                 if key not in tags:
                     tags[key] = value
         if kind == "counter":
-            self.totals.apply(env, v1)
+            self.totals.apply(env)
         return env
 
     def map_origin(self, env: envelope_pb2.Envelope) -> None:
@@ -93,12 +93,12 @@ def format_float(value: float) -> str:
 
 
 def serialize_all(
-    tagger: Tagger, envelopes: Iterable[envelope_pb2.Envelope], v1: bool = False
+    tagger: Tagger, envelopes: Iterable[envelope_pb2.Envelope]
 ) -> list[bytes]:
     """Prepare each envelope with ``tagger`` and return the serialized survivors, in order."""
     prepare = tagger.prepare
     out = []
     for env in envelopes:
-        if prepare(env, v1) is not None:
+        if prepare(env) is not None:
             out.append(env.SerializeToString())
     return out
