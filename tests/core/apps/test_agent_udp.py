@@ -193,20 +193,20 @@ def _with_bad_origin(datagram: bytes) -> bytes:
 
 def test_regression_issue10_finding3_non_utf8_origin_loses_nothing_else(pki):
     """Issue 10, finding 3: one datagram whose origin is not UTF-8 threw away its whole receive
-    batch uncounted. Now it converts with the bad bytes replaced, as upstream accepts it, and
-    the 20 valid datagrams sent right behind it all arrive."""
+    batch uncounted. Now it is forwarded, as upstream accepts it (its source_id tag holds the
+    origin's bytes), and the 20 valid datagrams sent right behind it all arrive."""
     bad = _with_bad_origin(log_message("poison", app_id=""))
     good = [log_message(f"good {i}") for i in range(20)]
 
     async def scenario():
         async with routers(pki) as (router,), Agent(agent_config(pki, router.address)) as agent:
             send_udp(agent.udp_port, bad, *good)
-            await async_wait_until(lambda: len(router.envelopes) == 21)
-            payloads = sorted(env.log.payload for env in router.envelopes)
+            await async_wait_until(lambda: len(router.v1_payloads) == 21)
+            envs = router.v1_envelopes
+            payloads = sorted(env.logMessage.message for env in envs)
             assert payloads == sorted([b"poison"] + [f"good {i}".encode() for i in range(20)])
-            (poison,) = [env for env in router.envelopes if env.log.payload == b"poison"]
-            assert poison.source_id == "\ufffd\ufffd"  # from origin: no app id, no source_id tag
-            assert poison.tags["origin"] == "\ufffd\ufffd"
+            (poison,) = [p for p in router.v1_payloads if b"poison" in p]
+            assert b"\x0a\x09source_id\x12\x02\xff\xfe" in poison
             assert metric(agent, "ingress", metric_version="1.0") == 21
             assert metric(agent, "malformed", metric_version="1.0") == 0
 
