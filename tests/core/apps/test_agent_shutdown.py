@@ -66,3 +66,32 @@ def test_a_call_arriving_while_the_agent_drains_is_refused_with_the_reason(pki):
                 assert metric(agent, "ingress", **V2) == 0
 
     run(scenario())
+
+
+def test_the_ingress_client_of_lgr_emit_reports_the_agents_reason_and_counts_what_it_lost(pki):
+    from lgr.core import tls
+    from lgr.core.clients.ingress import IngressClient
+
+    async def scenario():
+        async with routers(pki) as (router,):
+            agent = Agent(agent_config(pki, router.address))
+            await agent.start()
+            client = IngressClient(agent.address, tls.client_credentials(*pki.files("client")))
+            try:
+                await client.connect(5)
+                client.emit(E.log("before", source_id="s"))
+                await async_wait_until(lambda: client.stats.sent == 1)
+                await agent.stop(30)
+                for i in range(3):  # the client notices on its next write
+                    client.emit(E.log(f"after {i}", source_id="s"))
+                await async_wait_until(lambda: client.stats.reconnects >= 1)
+                client.emit(E.log("waiting", source_id="s"))
+                assert not await client.flush(0.5)  # no agent to take it: bounded, not forever
+            finally:
+                await client.close(1.0)
+                await agent.stop()
+            assert "UNAVAILABLE: " + SHUTDOWN_MESSAGE == client.last_error
+            assert client.stats.sent == 1 and client.stats.failed == 4
+            assert [e.log.payload for e in router.envelopes] == [b"before"]
+
+    run(scenario())
