@@ -12,9 +12,19 @@ def secure_channel(address: str, credentials: grpc.ChannelCredentials, server_na
     return grpc.aio.secure_channel(address, credentials, options=tls.channel_options(server_name))
 
 
+# grpcio's asyncio API reports a write that meets a stream the server has just ended as INTERNAL
+# "Internal error from Core", overwriting the server's own status (grpc/grpc#36066); which one a
+# client sees depends on timing, and under load it is often this one.
+MASKED_WRITE_FAILURE = "Internal error from Core"
+WRITE_ON_ENDED_STREAM = ("the server ended the stream during a write (gRPC hides its status here: "
+                         "INTERNAL: Internal error from Core, grpc/grpc#36066)")
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a gRPC failure: ``CODE: details``."""
     if isinstance(exc, grpc.aio.AioRpcError):
+        if exc.code() == grpc.StatusCode.INTERNAL and exc.details() == MASKED_WRITE_FAILURE:
+            return WRITE_ON_ENDED_STREAM
         return f"{exc.code().name}: {exc.details()}"
     return str(exc) or type(exc).__name__
 

@@ -23,7 +23,6 @@ connection at all within ``connect_timeout`` of the start.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 import grpc
 
 from lgr.core import drops, tls
+from lgr.core.aio import cancel_and_wait
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
 from lgr.core.clients.channel import connection_hint, is_handshake_failure, secure_channel
 from lgr.core.clients.defaults import TLS_ENV, RlpClientConfig
@@ -178,10 +178,8 @@ class EgressClient:
                     self._raise_if_fatal(exc)
                     code, details = exc.code().name, exc.details() or ""
                 finally:
-                    watcher.cancel()
                     call.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await watcher
+                    await cancel_and_wait(watcher)
                 if not state.connected_once and (
                     time.monotonic() - started > self._connect_timeout or is_handshake_failure(details)
                 ):

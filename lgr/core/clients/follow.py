@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from lgr.core._proto.loggregator.v2 import envelope_pb2
+from lgr.core.aio import cancel_and_wait
 from lgr.core.clients.logcache import LogCacheClient
 from lgr.core.errors import LgrError, UnavailableError
 
@@ -138,6 +139,5 @@ async def follow(
             if batch:
                 yield batch
     finally:
-        pumping.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pumping
+        with contextlib.suppress(Exception):  # the live stream's error was raised above, or is moot
+            await cancel_and_wait(pumping)

@@ -205,3 +205,38 @@ def test_a_late_rlp_is_waited_for_without_outage_events(pki):
 
     assert run(scenario()) == 1
     assert events == []
+
+
+class CancelledWhileTheStreamBreaks(EgressClient):
+    """An EgressClient whose consumer is cancelled (as by Ctrl-C) at the moment the client stops
+    its readiness watcher after the stream broke: the window where the cancel used to be
+    swallowed, so the consumer went on reconnecting and `lgr tail` never exited."""
+
+    consumer: asyncio.Task | None = None
+
+    async def _watch_ready(self, channel, state) -> None:
+        try:
+            await super()._watch_ready(channel, state)
+            await asyncio.Event().wait()  # still watching when the stream breaks
+        except asyncio.CancelledError:
+            if self.consumer is not None:
+                self.consumer.cancel()
+            raise
+
+
+def test_a_cancel_that_lands_while_the_stream_breaks_ends_the_consumer(pki):
+    async def scenario():
+        fake = FakeEgress([[[log(1)], (grpc.StatusCode.UNAVAILABLE, "rlp stopping")]])
+        async with serve(fake, pki, "rlp") as port:
+            creds = tls.client_credentials(*pki.files("client"))
+            client = CancelledWhileTheStreamBreaks(f"127.0.0.1:{port}", creds, egress_request(),
+                                                   backoff=(0.01, 0.05))
+            consumer = asyncio.ensure_future(take(client, 1000))
+            client.consumer = consumer
+            done, _ = await asyncio.wait({consumer}, timeout=10)
+            consumer.cancel()
+            return done, consumer, fake
+
+    done, consumer, fake = run(scenario())
+    assert done == {consumer} and consumer.cancelled()
+    assert len(fake.requests) == 1, "no reconnect after the cancel"

@@ -10,6 +10,7 @@ import pytest
 from lgr.core import envelope, tls
 from lgr.core.clients.defaults import AgentClientConfig, load_client_config
 from lgr.core.clients.blocking import BlockingIngressClient
+from lgr.core.clients.channel import WRITE_ON_ENDED_STREAM
 from lgr.core.clients.ingress import IngressClient
 from lgr.core.errors import UnavailableError
 from tests.conftest import async_wait_until
@@ -86,7 +87,8 @@ def test_reconnects_after_the_agent_breaks_the_stream(pki):
     assert client.stats.reconnects >= 1
     assert client.stats.sent + client.stats.failed == sent
     assert fake.streams >= 2
-    assert "UNAVAILABLE" in (client.last_error or "")
+    # The agent's status, unless gRPC masked it (it does so under load: grpc/grpc#36066).
+    assert client.last_error in ("UNAVAILABLE: fake agent going away", WRITE_ON_ENDED_STREAM)
     received = [e.timestamp for e in fake.envelopes]
     assert received == sorted(received) and received[-1] == sent - 1
 
