@@ -84,6 +84,25 @@ app.command("completion", rich_help_panel=SETUP)(completion.command)
 completion.enable_shell_completion()
 
 
+def _no_type_for_flags() -> None:
+    # typer 0.29 labels every flag `<bool>` in --help, --help itself included, as if it took a
+    # value; a flag takes none, so its value column stays empty (click's own help does the same).
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "lgr_flags_untyped", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx):  # noqa: ANN001, ANN202
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.lgr_flags_untyped = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_type_for_flags()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every LgrError to one red line and its named exit code."""
     try:

@@ -7,8 +7,16 @@ import sys
 
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+
+def _styles() -> dict[str, object]:
+    # NO_COLOR (https://no-color.org: set and not empty) turns off every escape code: Rich's own
+    # NO_COLOR handling drops colours but still writes bold and dim.
+    return {"color_system": None} if os.environ.get("NO_COLOR", "") else {}
+
+
+console = Console(highlight=False, **_styles())  # type: ignore[arg-type]
+err_console = Console(stderr=True, highlight=False, **_styles())  # type: ignore[arg-type]
 
 
 def debug_enabled() -> bool:
@@ -45,3 +53,8 @@ def escape(text: str) -> str:
 def is_tty() -> bool:
     """True when stdout is a terminal."""
     return sys.stdout.isatty()
+
+
+def styled() -> bool:
+    """True when stdout gets colours and styles: a terminal (or FORCE_COLOR), without NO_COLOR."""
+    return console.is_terminal and console.color_system is not None

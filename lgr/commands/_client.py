@@ -80,7 +80,31 @@ def load(cls: type, **flags: Any) -> Any:
     """The client config of ``cls`` from the given flags (None: not given), env and defaults."""
     from lgr.core.clients.defaults import load_client_config
 
+    require_stack(cls, flags)
     return load_client_config(cls, env=os.environ, overrides={k: v for k, v in flags.items() if v is not None})
+
+
+def require_stack(cls: type, flags: dict[str, Any], what: str = "") -> None:
+    """Raise a clear error when nothing tells the client where to go: no running `lgr up`, no
+    certificates in the default certs directory, and no address or CA file given by a flag or
+    an env var of ``cls``. (Otherwise the first complaint would be a missing CA file.)"""
+    from lgr.core import paths, up_state
+    from lgr.core.config import env_name
+    from lgr.core.errors import NoStackError
+
+    state = paths.state_dir(os.environ)
+    if up_state.read_state(state) is not None or (paths.certs_dir(os.environ) / "ca.crt").exists():
+        return
+    names = {f.name for f in dataclasses.fields(cls)}
+    for name in names & {"agent_addr", "rlp_addr", "cache_addr", "gateway_addr", "ca_file", "metrics"}:
+        if flags.get(name) not in (None, []) or env_name(cls, name) in os.environ:
+            return
+    raise NoStackError(
+        f"no lgr stack is running{what} (no up.json in {state}) and there are no certificates in "
+        f"{paths.certs_dir(os.environ)}",
+        hint="start one with `lgr up` (in another terminal); for servers of your own, make "
+        "certificates with `lgr certs gen` and give their addresses (see --help)",
+    )
 
 
 def quiet_grpc() -> None:

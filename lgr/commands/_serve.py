@@ -24,6 +24,7 @@ import logging
 import os
 import signal
 import sys
+import typing
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -31,7 +32,7 @@ import typer
 
 from lgr.console import err_console
 from lgr.core.component import Component
-from lgr.core.config import load_config
+from lgr.core.config import Duration, load_config
 from lgr.core.errors import ExitCode
 from lgr.core.grpc_tuning import prefer_poller_io
 from lgr.core.supervisor import die_with_parent
@@ -64,6 +65,55 @@ def _help(f: dataclasses.Field) -> str:
     return f"{meta.get('help', '')}{suffix}"
 
 
+def _option(f: dataclasses.Field, hint: Any) -> Any:
+    # A boolean setting is a plain flag (`--disable-udp`); every other one takes a value, named
+    # by what it holds. Values stay strings here so that load_config parses flags and env alike
+    # and reports a bad one by its flag name.
+    if hint is bool:
+        return typer.Option(None, _flag(f.name), help=_help(f), show_default=False)
+    return typer.Option(None, _flag(f.name), help=_help(f), show_default=False, metavar=metavar(f.name, hint))
+
+
+# (name test, metavar): the first that matches names a setting's value in --help.
+_URL_PARTS = ("uaa", "capi", "api_host", "log_admin_addr", "log_access_addr")
+_NAMED: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda n: n.endswith("port"), "PORT"),
+    (lambda n: n.endswith(("_file", "_path", "_cert", "_key")), "FILE"),
+    (lambda n: n.endswith("secret"), "SECRET"),
+    (lambda n: n.endswith(("_id", "_client")), "ID"),
+    (lambda n: n.endswith(("_name", "domain")), "NAME"),
+    (lambda n: any(part in n for part in _URL_PARTS), "URL"),
+    (lambda n: n.endswith("_addrs"), "HOST:PORT,..."),
+    (lambda n: n == "router_addr", "HOST:PORT[,...]"),
+    (lambda n: n.endswith(("addr", "addr_with_az")), "HOST:PORT"),
+    (lambda n: n.endswith("host"), "HOST"),
+    (lambda n: n == "ip", "IP"),
+    (lambda n: n.endswith("percent"), "PERCENT"),
+    (lambda n: n == "memory_limit", "SIZE"),
+    (lambda n: n.startswith("memory_limit"), "BYTES"),
+    (lambda n: n.endswith("_ms"), "MILLISECONDS"),
+)
+
+
+def metavar(name: str, hint: Any) -> str:
+    """The --help name of the value of setting ``name`` of type ``hint``: PORT, FILE, HOST:PORT,
+    DURATION, N, ... (never the type's Python name)."""
+    if hint is Duration:
+        return "DURATION"
+    if typing.get_origin(hint) is dict or hint is dict:
+        return "KEY:VALUE,..."
+    for matches, shown in _NAMED:
+        if matches(name):
+            return shown
+    if typing.get_origin(hint) is list or hint is list:
+        return "LIST"
+    if hint is int:
+        return "N"
+    if hint is float:
+        return "NUMBER"
+    return "TEXT"
+
+
 def config_command(
     config_cls: type,
     run: Callable[[Any], None],
@@ -79,17 +129,19 @@ def config_command(
         cfg = load_config(config_cls, env=os.environ, overrides=overrides)
         run(cfg)
 
+    hints = typing.get_type_hints(config_cls)
+    annotations = {f.name: Optional[bool] if hints[f.name] is bool else Optional[str] for f in fields}
     params = [
         inspect.Parameter(
             f.name,
             inspect.Parameter.KEYWORD_ONLY,
-            default=typer.Option(None, _flag(f.name), help=_help(f), show_default=False),
-            annotation=Optional[str],
+            default=_option(f, hints[f.name]),
+            annotation=annotations[f.name],
         )
         for f in fields
     ]
     command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__annotations__ = {f.name: Optional[str] for f in fields}
+    command.__annotations__ = annotations
     command.__doc__ = doc
     return command
 

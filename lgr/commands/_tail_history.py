@@ -61,14 +61,20 @@ async def print_history(config: CacheClientConfig, request: HistoryRequest, prin
         envs = await read_history(cache, request)
     printer.print_batch(local(envs), count)
     if not envs and status is not None:
-        status(f"the log cache at {config.cache_url} holds nothing for {', '.join(request.sources)} "
-               "in that range")
+        status(f"the log cache at {config.cache_url} holds nothing for {', '.join(request.sources)}"
+               f"{_in_range(request)}; add -f to wait for new envelopes")
+
+
+def _in_range(request: HistoryRequest) -> str:
+    return " in that range" if request.start_time or request.end_time is not None else ""
 
 
 async def followed(config: CacheClientConfig, live: AsyncIterator[list], request: HistoryRequest,
-                   printer: Printer, status: Callable[[str], None]) -> AsyncIterator[list]:
+                   printer: Printer, status: Callable[[str], None], where: str) -> AsyncIterator[list]:
     """The history as one batch, then the live batches without repeats (lgr.core.clients.follow);
-    once the history is printed, ``printer.history`` holds how many lines it gave."""
+    once the history is printed, ``printer.history`` holds how many lines it gave. When sources
+    were asked for and the history had none of them, ``status`` hears what the stream waits for
+    (``where``: the live stream's server)."""
     from lgr.core.clients.follow import follow
     from lgr.core.clients.logcache import LogCacheClient
 
@@ -82,3 +88,7 @@ async def followed(config: CacheClientConfig, live: AsyncIterator[list], request
                 yield batch
                 if first:  # the history: printed by now
                     printer.history, first = printer.shown, False
+                    if request.sources and not batch:
+                        status(f"the log cache at {config.cache_url} holds nothing for "
+                               f"{', '.join(request.sources)}{_in_range(request)}; waiting for new "
+                               f"envelopes from {where} (Ctrl-C to stop)")

@@ -82,14 +82,16 @@ def command(
     _client.quiet_grpc()
     import os
 
-    from lgr.core.observe.config import load_plan
+    from lgr.core.observe.config import DashboardConfig, load_plan
     from lgr.core.observe.wiring import build
 
-    plan = load_plan(os.environ, {
+    flags = {
         "via": via.value if via else None, "gateway_addr": gateway_addr, "token": token,
         "metrics": metrics, "scrape_interval": scrape_interval, "rlp_addr": rlp_addr,
         "ca_file": ca_file, "cert_file": cert_file, "key_file": key_file,
-    })
+    }
+    _client.require_stack(DashboardConfig, flags, " to watch")
+    plan = load_plan(os.environ, flags)
     observers = build(plan)
 
     from lgr.tui.app import DashboardApp

@@ -34,7 +34,7 @@ from lgr.commands._tail_history import cache_config, followed, history_request, 
 from lgr.commands._tail_flags import EnvelopeClass, Kind, check_recent, kinds_of, new_line_char, regex
 from lgr.commands._tail_live import Filters, Flags, Via, open_live
 from lgr.commands._tail_output import Printer, TextFilter
-from lgr.console import console, err_console, escape
+from lgr.console import err_console, escape, is_tty, styled
 from lgr.core.errors import TimeoutExpiredError, UsageError
 
 if TYPE_CHECKING:
@@ -113,6 +113,11 @@ def command(
         "--recent", rich_help_panel=HISTORY,
         help="Print the source's newest 1000 logs from the log cache and exit (as `cf logs --recent`).",
     )] = False,
+    no_headers: Annotated[bool, typer.Option(
+        "--no-headers", rich_help_panel=OUTPUT,
+        help="Do not print the `Retrieving logs for source ... as USER...` header line (printed, "
+        "as cf tail does, only in the normal format on a terminal).",
+    )] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", rich_help_panel=OUTPUT, help="Print one JSON object per envelope (the rlp gateway's protojson).",
     )] = False,
@@ -175,15 +180,16 @@ def command(
     history = (recent_request(sources) if recent else
                history_request(sources or None, lines, start_time, end_time, kinds, name_filter,
                                counter_name))
-    printer = Printer(as_json, newline_char, keep, colour=console.is_terminal)
+    printer = Printer(as_json, newline_char, keep, colour=styled())
     with_history = bool(sources) or history.lines > 0  # the firehose's -n 0: live only, as before
     started = time.monotonic()
     live = None
     try:
+        if not no_headers and not as_json and is_tty():
+            _header(sources)
         if sources and not follow_:
             config = cache_config(cache_addr, token, ca_file)
-            asyncio.run(print_history(config, history, printer, local, count, timeout,
-                                      _status if err_console.is_terminal else None))
+            asyncio.run(print_history(config, history, printer, local, count, timeout, _status))
             return
         live = open_live(via, Filters(sources, kinds, counter_name or "", gauge_names or [], shard_id),
                          Flags(rlp_addr, gateway_addr, token, ca_file, cert_file, key_file,
@@ -194,7 +200,7 @@ def command(
         batches = live.batches()
         if with_history:
             batches = followed(cache_config(cache_addr, token, ca_file), batches, history, printer,
-                               _status)
+                               _status, live.where)
         timed_out = asyncio.run(_stream(batches, printer, local, count, timeout))
     except KeyboardInterrupt:
         timed_out = False
@@ -225,6 +231,16 @@ async def _stream(batches, printer: Printer, local: LocalFilter, count: int | No
     except TimeoutError:
         return True
     return False
+
+
+def _header(sources: list[str]) -> None:
+    """cf tail's header and the blank line after it (its sourceHeader: lgr has no orgs or spaces;
+    the user is the local one, where cf tail names the logged-in CF user)."""
+    import getpass
+
+    what = ", ".join(sources) if sources else "the firehose"
+    sys.stdout.write(f"Retrieving logs for source {what} as {getpass.getuser()}...\n\n")
+    sys.stdout.flush()
 
 
 def _status(message: str) -> None:

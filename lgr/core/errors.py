@@ -20,6 +20,7 @@ class ExitCode(enum.IntEnum):
     COMPONENT_DIED = 9   # a component started by `lgr up` exited on its own
     TIMEOUT = 10         # a --timeout expired before the command got what it waited for
     STATE = 11           # the state directory, or a file lgr keeps there, cannot be created or written
+    NO_STACK = 12        # a client found no running `lgr up` and nothing else to connect to
     INTERRUPTED = 130    # second Ctrl-C
 
 
@@ -60,6 +61,12 @@ class UnavailableError(LgrError):
     """A peer could not be reached, or an address could not be bound."""
 
     exit_code = ExitCode.UNAVAILABLE
+
+
+class NoStackError(LgrError):
+    """A client was given no server and no running `lgr up` (nor its certificates) exists."""
+
+    exit_code = ExitCode.NO_STACK
 
 
 class AlreadyExistsError(LgrError):

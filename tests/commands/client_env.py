@@ -36,3 +36,37 @@ def run_lgr(*args: str, env: dict[str, str], stdin: bytes | None = None,
 
 def error_lines(proc: subprocess.CompletedProcess[bytes]) -> list[str]:
     return [line for line in proc.stderr.decode().splitlines() if line.strip()]
+
+
+def run_on_a_terminal(*args: str, env: dict[str, str], timeout: float = 30) -> tuple[int, bytes, bytes]:
+    """Run ``lgr ARGS`` with its stdout on a pseudo-terminal (what a user's shell gives it) and its
+    stderr piped; its exit code, everything written to the terminal, and stderr."""
+    import pty
+    import select
+    import time
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(lgr_cmd(*args), stdout=follower, stderr=subprocess.PIPE, env=env)
+    os.close(follower)
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:  # EIO: the process closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+    return proc.returncode, bytes(out), err

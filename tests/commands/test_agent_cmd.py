@@ -91,3 +91,32 @@ def test_an_agent_restarted_at_once_after_sigterm_binds_the_same_ports(pki):
                 assert await terminate(second) == 0
 
     run(scenario(), timeout=60)
+
+
+def test_a_boolean_flag_takes_no_value(pki):
+    async def scenario():
+        async with routers(pki) as (router,):
+            env = lgr_env(agent_env(pki, router.address), OURS)
+            args = ("agent", "start", "--disable-udp", "--port", "0", "--metrics-port", "-1")
+            async with lgr_process(*args, env=env) as proc:
+                (port,) = await wait_for_line(proc, BOUND)
+                async with client_channel(pki, int(port)) as channel:  # serving: start is over
+                    await ingress_pb2_grpc.IngressStub(channel).Send(
+                        envelope_pb2.EnvelopeBatch(batch=[E.log("x", source_id="p")]), timeout=5)
+                assert await terminate(proc) == 0
+                rest = (await proc.stderr.read()).decode()
+        assert "udp bound to" not in rest
+
+    run(scenario(), timeout=60)
+
+
+def test_help_names_each_value_and_no_python_type():
+    proc = subprocess.run([sys.executable, "-m", "lgr", "agent", "start", "--help"], capture_output=True,
+                          text=True, timeout=30, env={**lgr_env({}, OURS), "COLUMNS": "200"})
+    rows = {line.split()[1]: line.split()[2] for line in proc.stdout.splitlines()
+            if line.startswith("│ --")}
+    assert rows["--port"] == "PORT" and rows["--udp-port"] == "PORT"
+    assert rows["--router-addr"] == "HOST:PORT[,...]" and rows["--ca-file"] == "FILE"
+    assert rows["--tags"] == "KEY:VALUE,..." and rows["--ingress-buffer-size"] == "N"
+    assert rows["--disable-udp"] == "do"  # a flag: its help follows at once, no value column
+    assert "<str>" not in proc.stdout and "<bool>" not in proc.stdout

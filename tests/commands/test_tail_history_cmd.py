@@ -144,3 +144,36 @@ def test_usage_errors(pki, tmp_path, args, message):
     assert proc.returncode == ExitCode.USAGE
     assert message in proc.stderr.decode()
     assert b"Traceback" not in proc.stderr
+
+
+def test_a_source_with_no_data_is_named_on_stderr_with_what_to_do(pki, tmp_path):
+    async def body():
+        async with cache_stack(pki, tmp_path) as stack:
+            await filled(pki, stack, app_logs(2))
+            code, out, err = await lgr("tail", "nobody", env=stack_env(pki, tmp_path, stack))
+            assert (code, out) == (0, b"")
+            assert err.decode().strip() == (f"the log cache at {stack.cache.url} holds nothing for "
+                                            "nobody; add -f to wait for new envelopes")
+
+    run(body())
+
+
+def test_follow_of_a_source_with_no_data_says_what_it_waits_for(pki, tmp_path):
+    async def body():
+        async with cache_stack(pki, tmp_path) as stack:
+            await filled(pki, stack, app_logs(2))
+            async with lgr_process("tail", "--app", "nobody", "-f", "--count", "1",
+                                   env=stack_env(pki, tmp_path, stack),
+                                   stdout=asyncio.subprocess.PIPE) as proc:
+                line = (await asyncio.wait_for(proc.stderr.readline(), 20)).decode().strip()
+                assert line == (f"the log cache at {stack.cache.url} holds nothing for nobody; "
+                                f"waiting for new envelopes from the rlp at {stack.rlp.address} "
+                                "(Ctrl-C to stop)")
+                await async_wait_until(lambda: len(stack.router.egress.streams) == 2, timeout=TIMEOUT)
+                ingress = channel(pki, stack.router.address, "doppler", name="agent")
+                await send(ingress, app_logs(1, "nobody"))
+                await ingress.close()
+                out, _ = await asyncio.wait_for(proc.communicate(), 20)
+            assert proc.returncode == 0 and out == lines_of(app_logs(1, "nobody"))
+
+    run(body())
