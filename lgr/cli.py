@@ -22,6 +22,7 @@ from lgr.commands import (
     dashboard,
     emit,
     gateway,
+    man,
     meta,
     rlp,
     router,
@@ -80,6 +81,7 @@ app.add_typer(emit.app, name="emit", rich_help_panel=CLIENTS)
 app.add_typer(certs.app, name="certs", rich_help_panel=SETUP)
 app.add_typer(token.app, name="token", rich_help_panel=SETUP)
 app.command("completion", rich_help_panel=SETUP)(completion.command)
+app.command("man", rich_help_panel=SETUP)(man.command)
 
 completion.enable_shell_completion()
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generate man pages (man/lgr.1 and man/lgr-<command>[-<sub>].1) from the CLI's command tree.
+"""Generate man pages (lgr/man/man1/lgr.1 and lgr-<command>[-<sub>].1 beside it) from the CLI's command tree.
 
-Usage: python scripts/gen_man.py [OUT_DIR]   (default: man/)
+Usage: python scripts/gen_man.py [OUT_DIR]   (default: lgr/man/man1/, shipped in the package: `lgr man`)
 
 Each page is roff written by walking the click commands typer builds from lgr.cli.app: name,
 synopsis, description, arguments, every option with its help (as ``--help`` shows it, so an
@@ -12,7 +12,7 @@ the comments on lgr.core.errors.ExitCode.
 The output is deterministic: no date, only the package version, commands in --help order. A
 default computed from the machine (a home directory, a CPU count) would make pages differ per
 machine; give such options ``show_default="..."`` text instead. Stale lgr*.1 files in OUT_DIR are
-removed. tests/test_generated_fresh.py fails when man/ differs from what this writes.
+removed. tests/test_generated_fresh.py fails when lgr/man/man1/ differs from what this writes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "man"
+DEFAULT_OUT = ROOT / "lgr" / "man" / "man1"
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from rich.errors import MarkupError  # noqa: E402

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate every generated file: lgr/core/_proto, completions/ and man/.
+"""Regenerate every generated file: lgr/core/_proto, completions/ and lgr/man/man1/.
 
 Usage: python scripts/regen_all.py   (with the project's venv: .venv/bin/python scripts/regen_all.py)
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 GENERATED = [
     pytest.param("gen_completions.py", ROOT / "completions", id="completions"),
-    pytest.param("gen_man.py", ROOT / "man", id="man"),
+    pytest.param("gen_man.py", ROOT / "lgr" / "man" / "man1", id="man"),
     pytest.param("gen_proto.py", ROOT / "lgr" / "core" / "_proto", id="proto"),
 ]
 
