@@ -5,8 +5,8 @@ Run (from the repo root): .venv/bin/python bench/bench_agent.py [--seconds 5] [-
 
 Every part is its own process: the agent is ``python -m lgr agent start`` (mTLS, as deployed); the
 sink router, the gRPC emitter and the UDP emitter are this script's ``_sink``, ``_emit_grpc`` and
-``_emit_udp`` modes. The sink is a real mTLS Ingress server that counts envelopes without parsing
-them. Phases:
+``_emit_udp`` modes. The sink is a real mTLS Ingress and DopplerIngestor server that counts envelopes
+without parsing them (v1 ones arrive one per Pusher message). Phases:
 
 1. grpc — one emitter streams batches of 100 log envelopes over BatchSender as fast as gRPC flow
    control lets it; prints sent/s, forwarded/s (counted at the sink) and the agent's drops.
@@ -63,6 +63,11 @@ def sink(args: argparse.Namespace) -> None:
                 await asyncio.Event().wait()  # never read again: gRPC flow control backs up
         return b""
 
+    async def pusher(requests, context):
+        async for _ in requests:  # one v1 envelope per EnvelopeData
+            count[0] += 1
+        return b""
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, stalled.set)
@@ -70,8 +75,12 @@ def sink(args: argparse.Namespace) -> None:
             "BatchSender": grpc.stream_unary_rpc_method_handler(
                 batch_sender, request_deserializer=identity, response_serializer=identity),
         })
+        v1 = grpc.method_handlers_generic_handler("plumbing.DopplerIngestor", {
+            "Pusher": grpc.stream_unary_rpc_method_handler(
+                pusher, request_deserializer=identity, response_serializer=identity),
+        })
         creds = tls.server_credentials(*_files(args.certs, "router"))
-        _, port = await start_server([handler], "127.0.0.1", 0, creds, "sink")
+        _, port = await start_server([handler, v1], "127.0.0.1", 0, creds, "sink")
         print(port, flush=True)
         out = Path(args.count_file)
         while True:

@@ -16,6 +16,7 @@ from lgr.core._proto.loggregator.v2 import envelope_pb2, ingress_pb2
 from lgr.core._proto.plumbing import doppler_pb2
 from lgr.core.apps.agent.config import AgentConfig
 from lgr.core.config import load_config
+from lgr.core.envelope import split_batch
 from lgr.core.grpc_server import start_server
 
 TIMEOUT = 10.0
@@ -41,8 +42,9 @@ class RecordingRouter:
     """A router stand-in: a real Ingress and DopplerIngestor server (router cert, mTLS) that
     records what arrives: v2 batches, and v1 payloads pushed one per EnvelopeData."""
 
-    def __init__(self, pki: Any, port: int = 0) -> None:
+    def __init__(self, pki: Any, port: int = 0, batch_pusher: bool = True) -> None:
         self._pki = pki
+        self._batch_pusher = batch_pusher  # False: only upstream's Pusher, as upstream's router
         self.port = port
         self.batches: list[list[envelope_pb2.Envelope]] = []
         self.v1_payloads: list[bytes] = []
@@ -66,6 +68,11 @@ class RecordingRouter:
             self.v1_payloads.append(doppler_pb2.EnvelopeData.FromString(data).payload)
         return b""
 
+    async def _batch_pusher_handler(self, requests: AsyncIterator[bytes], context: Any) -> bytes:
+        async for data in requests:
+            self.v1_payloads.extend(split_batch(data))
+        return b""
+
     @property
     def v1_envelopes(self) -> list[v1_envelope_pb2.Envelope]:
         return [v1_envelope_pb2.Envelope.FromString(p) for p in self.v1_payloads]
@@ -84,8 +91,16 @@ class RecordingRouter:
                 self._pusher, request_deserializer=identity, response_serializer=identity,
             ),
         })
+        handlers = [handler, pusher]
+        if self._batch_pusher:
+            handlers.append(grpc.method_handlers_generic_handler("lgr.plumbing.DopplerIngestor", {
+                "BatchPusher": grpc.stream_unary_rpc_method_handler(
+                    self._batch_pusher_handler, request_deserializer=identity,
+                    response_serializer=identity,
+                ),
+            }))
         creds = tls.server_credentials(*self._pki.files("router"))
-        self._server, self.port = await start_server([handler, pusher], "127.0.0.1", self.port,
+        self._server, self.port = await start_server(handlers, "127.0.0.1", self.port,
                                                      creds, "router")
         return self
 
@@ -96,8 +111,9 @@ class RecordingRouter:
 
 
 @contextlib.asynccontextmanager
-async def routers(pki: Any, n: int = 1) -> AsyncIterator[list[RecordingRouter]]:
-    started = [await RecordingRouter(pki).start() for _ in range(n)]
+async def routers(pki: Any, n: int = 1,
+                  batch_pusher: bool = True) -> AsyncIterator[list[RecordingRouter]]:
+    started = [await RecordingRouter(pki, batch_pusher=batch_pusher).start() for _ in range(n)]
     try:
         yield started
     finally:

@@ -82,6 +82,24 @@ def test_v1_events_go_to_routers_as_v1_tagged_by_the_v1_rules_only(pki):
     run(scenario())
 
 
+def test_a_router_without_batch_pusher_gets_one_envelopedata_per_envelope(pki):
+    async def scenario():
+        async with routers(pki, batch_pusher=False) as (router,), \
+                Agent(agent_config(pki, router.address, **TAGS)) as agent:
+            pool = agent.v1_pool
+            # Each stream first tries BatchPusher, is refused, and reconnects with Pusher.
+            await async_wait_until(lambda: pool.connected == 5 and all(
+                s.method == "/plumbing.DopplerIngestor/Pusher" for s in pool._streams), timeout=10)
+            datagrams = [log_message(f"m{i}", deployment="d") for i in range(50)]
+            send_udp(agent.udp_port, *datagrams)
+            await async_wait_until(lambda: len(router.v1_payloads) == 50)
+            assert sorted(e.logMessage.message for e in router.v1_envelopes) == sorted(
+                f"m{i}".encode() for i in range(50))
+            assert metric(agent, "egress", metric_version="1.0") == 50
+
+    run(scenario())
+
+
 def test_a_datagram_the_pipeline_does_not_change_is_forwarded_byte_for_byte(pki):
     whole = v1.Envelope(
         origin="rep", eventType=v1.Envelope.LogMessage, timestamp=1_000, deployment="d", job="j",

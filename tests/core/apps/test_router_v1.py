@@ -12,6 +12,7 @@ from lgr.core._proto.events import envelope_pb2 as v1_envelope_pb2
 from lgr.core._proto.loggregator.v2 import egress_pb2, envelope_pb2
 from lgr.core._proto.plumbing import doppler_pb2, doppler_pb2_grpc
 from lgr.core.conversion import to_v2
+from lgr.core.envelope import join_batch
 from lgr.core.grpc_server import identity
 from tests.conftest import async_wait_until
 from tests.core.apps.firehose_support import (
@@ -60,6 +61,23 @@ def test_pushed_v1_reaches_v1_byte_identical_and_v2_as_to_v2(pki):
             assert router.ingress_count.value == n
             await async_wait_until(lambda: router.egress_count.value == 3 * n)
             assert router.v1.malformed.value == 0
+
+    run(body())
+
+
+def test_lgr_batch_pusher_takes_many_envelopes_a_message(pki):
+    async def body():
+        async with router_and_channel(pki) as (router, ch):
+            firehose = V1Collector(ch, subscription())
+            await firehose.ready()
+            payloads = [e.SerializeToString() for e in every_v1_kind()]
+            rpc = ch.stream_unary("/lgr.plumbing.DopplerIngestor/BatchPusher",
+                                  request_serializer=identity, response_deserializer=identity)
+            await rpc(iter([join_batch(payloads[:4]), b"\xff", join_batch(payloads[4:] + [b"x"])]))
+            await async_wait_until(lambda: len(firehose.payloads) == 6)
+            assert firehose.payloads == payloads
+            assert router.ingress_count.value == 6
+            assert router.v1.malformed.value == 2  # the batch that does not parse, the payload b"x"
 
     run(body())
 

@@ -198,9 +198,16 @@ class RouterPool:
                 continue
             self._send(stream, diode.take(BATCH_SIZE))
 
+    def method_for(self, address: Address) -> str:
+        """The method a stream to ``address`` opens."""
+        return self.method
+
+    def unimplemented(self, address: Address, call: object) -> None:
+        """The router at ``address`` answered UNIMPLEMENTED to a stream's method."""
+
     def _send(self, stream: RouterStream, items: list[bytes]) -> None:
         """Hand ``items`` to ``stream`` in as many messages as :meth:`messages` makes."""
-        messages, too_large = self.messages(items)
+        messages, too_large = self.messages(items, stream.method)
         if too_large:
             self._too_large(too_large)
         if messages:
@@ -208,7 +215,7 @@ class RouterPool:
         else:
             self.release(stream, stream.generation)
 
-    def messages(self, items: list[bytes]) -> tuple[list[tuple[bytes, int]], int]:
+    def messages(self, items: list[bytes], method: str) -> tuple[list[tuple[bytes, int]], int]:
         """``(messages, too_large)``: ``(bytes, envelope count)`` per message to write, in as
         many EnvelopeBatches as the message limit needs, and how many envelopes fit in none."""
         runs, too_large = fit(items)

@@ -52,6 +52,7 @@ class RouterStream:
         self.connected = False
         self.busy = False
         self.address: Address | None = None
+        self.method = ""
         self._shift = index
         self._failures = 0
         self._writes = 0
@@ -104,14 +105,16 @@ class RouterStream:
             # with the result, which would leave this loop running after the pool stopped.
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 await _ready(channel, target)
+            method = self._pool.method_for(address)
             call = channel.stream_unary(
-                self._pool.method, request_serializer=identity,
+                method, request_serializer=identity,
                 response_deserializer=identity,  # BatchSenderResponse or PushResponse: empty
             )()
         except BaseException:
             await channel.close()
             raise
         self._channel, self._call, self.address = channel, call, address
+        self.method = method
         self.generation += 1
         self._writes = 0
         self._recycle = False
@@ -127,6 +130,9 @@ class RouterStream:
         # The call only ends when the router ends it or the connection breaks.
         with contextlib.suppress(Exception):
             await call
+        with contextlib.suppress(Exception):
+            if await call.code() == grpc.StatusCode.UNIMPLEMENTED and self.address is not None:
+                self._pool.unimplemented(self.address, call)
         if generation == self.generation and self.connected:
             self._mark_broken("the router ended the stream")
 

@@ -9,6 +9,11 @@ subscribers as the very bytes received (upstream re-marshals the parsed envelope
 well-formed message from a Go agent gives the same bytes), and reaches v2 subscribers as
 ``ToV2(env, true)``.
 
+``lgr.plumbing.DopplerIngestor/BatchPusher`` (an lgr extension, which lgr's agents try first) takes
+the same envelopes many to a message: a stream of ``plumbing.BatchResponse``-shaped messages
+(``repeated bytes payload = 1``), each payload handled as a Pusher payload; one per gRPC message
+costs far more in Python than the envelope itself.
+
 v2 envelopes (the v2 Ingress service) reach v1 subscribers as go-loggregator's ``ToV1`` of them,
 each v1 envelope marshalled with Go's required-field check (one that fails is skipped and counted
 in ``v1_marshal_errors``, as upstream's router drops it), by :class:`V2ToV1`; plain logs take
@@ -34,10 +39,14 @@ from lgr.core._proto.plumbing import doppler_pb2
 from lgr.core.apps.router.v1_routing import LOG_TYPE, Item, V1Router, route_item
 from lgr.core.conversion import V1MarshalError, marshal_v1, to_v1, to_v2
 from lgr.core.conversion.logframes import LogFrames
+from lgr.core.envelope import MalformedEnvelope, split_batch
 from lgr.core.grpc_server import identity
 from lgr.core.metrics import Counter
 
 SERVICE = "plumbing.DopplerIngestor"
+# lgr extension: a stream of plumbing.BatchResponse-shaped messages (repeated bytes payload = 1),
+# each payload one v1 envelope; lgr's agents use it, falling back to Pusher on UNIMPLEMENTED.
+BATCH_SERVICE = "lgr.plumbing.DopplerIngestor"
 LOG_INTERVAL = 10.0  # seconds between log lines about bad envelopes
 
 V2Item = tuple[bytes, str, str]  # envelope bytes, source_id, kind: the v2 PubSub's items
@@ -73,12 +82,34 @@ class IngestorService:
         self._malformed = malformed
         self._last_log = float("-inf")
 
-    def handler(self) -> grpc.GenericRpcHandler:
-        """The generic handler to register on a grpc.aio server."""
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "Pusher": grpc.stream_unary_rpc_method_handler(
-                self.Pusher, request_deserializer=identity, response_serializer=identity),
-        })
+    def handlers(self) -> list[grpc.GenericRpcHandler]:
+        """The generic handlers to register on a grpc.aio server: Pusher and BatchPusher."""
+        return [
+            grpc.method_handlers_generic_handler(SERVICE, {
+                "Pusher": grpc.stream_unary_rpc_method_handler(
+                    self.Pusher, request_deserializer=identity, response_serializer=identity),
+            }),
+            grpc.method_handlers_generic_handler(BATCH_SERVICE, {
+                "BatchPusher": grpc.stream_unary_rpc_method_handler(
+                    self.BatchPusher, request_deserializer=identity,
+                    response_serializer=identity),
+            }),
+        ]
+
+    async def BatchPusher(  # noqa: N802
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> bytes:
+        """lgr's batched Pusher: each message holds many payloads; a bad one is skipped."""
+        accept = self.accept_payload
+        async for data in requests:
+            try:
+                payloads = split_batch(data)
+            except MalformedEnvelope:
+                self._bad("a batch that does not parse")
+                continue
+            for payload in payloads:
+                accept(payload)
+        return b""
 
     async def Pusher(  # noqa: N802 - the proto's method name
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
@@ -96,6 +127,10 @@ class IngestorService:
         except DecodeError:
             self._bad("an EnvelopeData that does not parse")
             return
+        self.accept_payload(payload)
+
+    def accept_payload(self, payload: bytes) -> None:
+        """Route one v1 envelope's bytes; a bad one is counted and skipped."""
         env = parse_v1(payload)
         if env is None:
             self._bad("a payload that is not a valid dropsonde envelope")

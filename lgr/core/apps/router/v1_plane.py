@@ -45,8 +45,8 @@ class V1Plane:
         self.from_v2 = self._from_v2.publish
 
     def handlers(self) -> list[grpc.GenericRpcHandler]:
-        """The generic handlers of DopplerIngestor and Doppler."""
-        return [self.ingestor.handler(), self.doppler.handler()]
+        """The generic handlers of DopplerIngestor (and lgr's BatchPusher) and Doppler."""
+        return [*self.ingestor.handlers(), self.doppler.handler()]
 
     def close(self) -> None:
         """End every v1 subscription once it has sent what it holds."""
