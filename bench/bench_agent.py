@@ -6,7 +6,7 @@ Run (from the repo root): .venv/bin/python bench/bench_agent.py [--seconds 5] [-
 Every part is its own process: the agent is ``python -m lgr agent start`` (mTLS, as deployed); the
 sink router, the gRPC emitter and the UDP emitter are this script's ``_sink``, ``_emit_grpc`` and
 ``_emit_udp`` modes. The sink is a real mTLS Ingress and DopplerIngestor server that counts envelopes
-without parsing them (v1 ones arrive one per Pusher message). Phases:
+without parsing them (v1 ones over lgr's BatchPusher, many a message). Phases:
 
 1. grpc — one emitter streams batches of 100 log envelopes over BatchSender as fast as gRPC flow
    control lets it; prints sent/s, forwarded/s (counted at the sink) and the agent's drops.
@@ -68,6 +68,11 @@ def sink(args: argparse.Namespace) -> None:
             count[0] += 1
         return b""
 
+    async def batch_pusher(requests, context):  # lgr's: many v1 envelopes a message
+        async for data in requests:
+            count[0] += len(split_batch(data))
+        return b""
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, stalled.set)
@@ -79,8 +84,12 @@ def sink(args: argparse.Namespace) -> None:
             "Pusher": grpc.stream_unary_rpc_method_handler(
                 pusher, request_deserializer=identity, response_serializer=identity),
         })
+        v1_batched = grpc.method_handlers_generic_handler("lgr.plumbing.DopplerIngestor", {
+            "BatchPusher": grpc.stream_unary_rpc_method_handler(
+                batch_pusher, request_deserializer=identity, response_serializer=identity),
+        })
         creds = tls.server_credentials(*_files(args.certs, "router"))
-        _, port = await start_server([handler, v1], "127.0.0.1", 0, creds, "sink")
+        _, port = await start_server([handler, v1, v1_batched], "127.0.0.1", 0, creds, "sink")
         print(port, flush=True)
         out = Path(args.count_file)
         while True:
