@@ -225,3 +225,21 @@ def test_no_color_leaves_no_escape_code_on_a_terminal(pki, tmp_path, rlp):
                      env={**env, "LGR_CACHE_ADDR": NO_CACHE})
     assert failed.returncode == ExitCode.UNAVAILABLE
     assert b"\x1b" not in failed.stderr and b"error: cannot reach" in failed.stderr
+
+
+def test_regression_issue10_finding1_tail_skips_an_envelope_that_does_not_parse(pki, tmp_path):
+    """`lgr tail -f` exited 1 on a batch holding an envelope with a tag value b"\\xff\\xfe"; it
+    prints the good envelopes of that batch and the later ones, and says on stderr what it
+    skipped."""
+    from tests.poison import poison_tag_envelope
+
+    good = [envelope.log(f"good {i}", source_id="app", timestamp=T).SerializeToString()
+            for i in range(2)]
+    mixed = envelope.join_batch([good[0], poison_tag_envelope("app"), good[1]])
+    with ServerThread(FakeEgress([[mixed, [EVERY_KIND[0]]]]), pki, "rlp") as server:
+        proc = run_lgr("tail", "--count", "3", env=rlp_env(pki, tmp_path, server))
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(b"] ", 1)[1] for line in proc.stdout.splitlines()] == \
+        [b"OUT good 0", b"OUT good 1", b"OUT hello"]
+    assert any(line.startswith(f"skipped 1 envelopes from the rlp at 127.0.0.1:{server.port} "
+                               "that do not parse (1 in all)") for line in error_lines(proc))
