@@ -34,6 +34,9 @@ from lgr.tui.widgets.status_bar import StatusBar
 from lgr.tui.widgets.stream_table import StreamTable
 
 VIEWS = ("components", "firehose", "sources", "metrics")
+# The widget each view focuses when shown, so the arrow keys and Enter work at once.
+VIEW_TABLES = {"components": "#components-table", "firehose": "#stream-table",
+               "sources": "#sources-table", "metrics": "#metrics-table"}
 BACKFILL = 200  # envelopes of the recent sample shown at once when the filter changes
 
 
@@ -110,6 +113,7 @@ class DashboardApp(App[None]):
             if self.watcher is not None:
                 self.watcher.start()
         self.update_views()
+        self._show_view(self.initial_view)
         self.set_interval(self.refresh_interval, self.update_views, name="dashboard-refresh")
         if self._screenshot is not None:
             self.set_timer(self._screenshot[1], self._save_screenshot_and_exit)
@@ -168,6 +172,16 @@ class DashboardApp(App[None]):
     def action_view(self, view: str) -> None:
         self.main_screen.query_one(TabbedContent).active = view
         self.update_views()
+        self._show_view(view)
+
+    def _show_view(self, view: str) -> None:
+        """Name ``view`` in the title and move the focus into its table, unless it already is
+        somewhere in that view (the regex input after `/`)."""
+        self.title = f"lgr dashboard · {view}"
+        pane = self.main_screen.query_one(f"#{view}", TabPane)
+        focused = self.main_screen.focused
+        if focused is None or pane not in focused.ancestors:
+            self.main_screen.query_one(VIEW_TABLES[view]).focus()
 
     def action_toggle_pause(self) -> None:
         self.feed.set_paused(not self.feed.paused)
@@ -214,6 +228,13 @@ class DashboardApp(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.update_views()
+        if event.pane.id in VIEW_TABLES:  # a click on a tab, or the initial view
+            self._show_view(event.pane.id)
+
+    def on_input_submitted(self, event) -> None:  # noqa: ANN001 - Input.Submitted
+        # Enter in a filter input: done editing; the table takes the keys again (c, p, /).
+        if event.input.id and event.input.id.startswith("filter-"):
+            self.main_screen.query_one(StreamTable).focus()
 
     # --- command palette -----------------------------------------------------------------------
 

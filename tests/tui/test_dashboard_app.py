@@ -311,3 +311,84 @@ def test_status_bar_says_why_it_cannot_connect():
     assert "retrying" in text and "attempt 4; not connected for 12s" in text
     assert "cannot reach the reverse log proxy at 127.0.0.1:8083: connection refused" in text
     assert failing
+
+
+VIEW_TABLES = {"1": ("components", "components-table"), "2": ("firehose", "stream-table"),
+               "3": ("sources", "sources-table"), "4": ("metrics", "metrics-table")}
+
+
+def test_each_view_takes_the_focus_into_its_table_and_names_itself_in_the_title():
+    async def scenario():
+        app, *_ = make_app(seconds=2)
+        seen = []
+        async with app.run_test(size=SIZE) as pilot:
+            seen.append(("start", app.focused.id, app.title))
+            for key in "2341":
+                await pilot.press(key)
+                await pilot.pause()
+                seen.append((key, app.focused.id, app.title))
+            await pilot.click("#views Tab#--content-tab-sources")  # the mouse, too
+            await pilot.pause()
+            seen.append(("click", app.focused.id, app.title))
+        return seen
+
+    seen = run(scenario())
+    assert seen[0] == ("start", "components-table", "lgr dashboard · components")
+    for key, focused, title in seen[1:5]:
+        view, table = VIEW_TABLES[key]
+        assert (focused, title) == (table, f"lgr dashboard · {view}")
+    assert seen[5][1:] == ("sources-table", "lgr dashboard · sources")
+
+
+def test_c_clears_the_filters_after_a_regex_edit():
+    async def scenario():
+        app, *_ = make_app(seconds=2)
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("slash")
+            for char in "declined":
+                await pilot.press(char)
+            await pilot.press("enter")  # done editing: the table has the keys again
+            await pilot.pause()
+            narrowed = app.query_one(StreamTable).row_count
+            focused = app.focused.id
+            await pilot.press("c")
+            await pilot.pause()
+            return (narrowed, focused, app.query_one("#filter-regex", Input).value,
+                    app.query_one(StreamTable).row_count)
+
+    narrowed, focused, regex, rows = run(scenario())
+    assert narrowed == 2 and focused == "stream-table"
+    assert regex == "" and rows == 2 * PER_SECOND
+
+
+def test_nothing_is_cut_off_at_160_columns():
+    long_name = 'dropped{direction="ingress",metric_version="1.0"}'
+
+    async def scenario():
+        app, feed, *_ = make_app(seconds=3)
+        feed.ingest([envelope.counter(long_name, delta=1, total=7, source_id="doppler")])
+        feed.snapshot()
+        cut = []
+        async with app.run_test(size=(160, 45)) as pilot:
+            for key in "1234":
+                await pilot.press(key)
+                await pilot.pause()
+                for table in app.query(DataTable):
+                    if table.region.width == 0:
+                        continue  # another view's
+                    if table.virtual_size.width > table.scrollable_content_region.width:
+                        cut.append((key, table.id, table.virtual_size.width,
+                                    table.scrollable_content_region.width))
+                    for column in table.columns.values():
+                        if not column.auto_width and column.content_width > column.width:
+                            cut.append((key, table.id, str(column.label)))
+                    if table.id == "metrics-table":
+                        names = {str(table.get_row_at(i)[1]) for i in range(table.row_count)}
+                        if long_name not in names:
+                            cut.append((key, "metric name", sorted(names)))
+                for box in app.query(Input):
+                    if box.region.width and len(box.placeholder) > box.content_region.width:
+                        cut.append((key, box.id, box.placeholder))
+        return cut
+
+    assert run(scenario()) == []

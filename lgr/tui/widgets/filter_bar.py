@@ -17,7 +17,7 @@ class FilterBar(Horizontal):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="source id (app-*, a b)", id="filter-source")
         yield Select([(k, k) for k in KINDS], prompt="any type", id="filter-type")
-        yield Input(placeholder="name (counter, gauge, timer, event)", id="filter-name")
+        yield Input(placeholder="metric or event name", id="filter-name")
         yield Input(placeholder="regex over the line", id="filter-regex")
         yield Static(id="filter-error")
 

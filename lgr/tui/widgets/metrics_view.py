@@ -13,8 +13,6 @@ from lgr.tui import format as fmt
 from lgr.tui.messages import MetricPicked
 from lgr.tui.widgets.metric_plot import MetricPlot
 
-NAME_WIDTH = 30
-
 
 class MetricsView(Horizontal):
     """A list of series on the left; the highlighted one plotted on the right."""
@@ -27,7 +25,7 @@ class MetricsView(Horizontal):
     def compose(self) -> ComposeResult:
         table: DataTable = DataTable(id="metrics-table", cursor_type="row", zebra_stripes=True)
         table.add_column("origin", key="origin")
-        table.add_column("name", width=NAME_WIDTH, key="name")
+        table.add_column("name", key="name")  # whole names: the table widens up to its max-width
         table.add_column("kind", key="kind")
         table.add_column("latest", key="latest")
         table.add_column("via", key="via")
@@ -43,8 +41,7 @@ class MetricsView(Horizontal):
             latest = Text(fmt.number(series.latest if series else None), justify="right")
             if row not in self._keys:
                 self._keys[row] = key
-                name = key.name if len(key.name) <= NAME_WIDTH else key.name[: NAME_WIDTH - 1] + "…"
-                table.add_row(key.origin, name, key.kind, latest,
+                table.add_row(key.origin, key.name, key.kind, latest,
                               Text(key.via, style="dim"), key=row)
             else:
                 table.update_cell(row, "latest", latest)
