@@ -60,7 +60,7 @@ def _source_of(piece: bytes) -> str:
     try:
         for number, wire, value in _fields(piece):
             if number == 2 and wire == _LEN:
-                return f" (source_id {value.decode()!r})"  # type: ignore[union-attr]
+                return f" (source_id {_short(value.decode())!r})"  # type: ignore[union-attr]
     except (_Corrupt, UnicodeDecodeError):
         pass
     return ""
@@ -121,8 +121,13 @@ def _bad_entry(field: str, entry: bytes, bad_value) -> str | None:  # noqa: ANN0
         elif number == 2:
             found = bad_value(value)
             if found:
-                return f"{field}[{key!r}] {found}"
+                return f"{field}[{_short(key)!r}] {found}"
     return None
+
+
+def _short(text: str, limit: int = 64) -> str:
+    # A hostile key or source id may be megabytes long; a status line need not be.
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _prefixed(field: str, found: str | None) -> str | None:
