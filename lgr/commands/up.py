@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -15,6 +16,9 @@ from lgr.core import paths
 from lgr.core.errors import ExitCode
 
 GRACE_SECONDS = 8.0
+
+
+METRICS_ROLES = ("agent", "router", "rlp", "gateway", "tc", "cache")
 
 
 def _port(flag: str, default: int, what: str) -> int:
@@ -44,6 +48,11 @@ def command(
     cache_port: int = _port("--cache-port", 8080, "Log cache HTTP port (ADDR)"),
     cache_grpc_port: int = _port(
         "--cache-grpc-port", 0, "Log cache gRPC API port, upstream's logcache.v1 (LGR_CACHE_GRPC_ADDR)"
+    ),
+    free_metrics_ports: bool = typer.Option(
+        False, "--free-metrics-ports",
+        help="Put every metrics endpoint on a port the system picks, not upstream's defaults "
+        "(14824-14828, 6060): for several stacks at once (up.json and the dashboard find them).",
     ),
     gateway: bool = _serve("gateway", "rlp gateway (HTTPS, server-sent events)"),
     tc: bool = _serve("tc", "traffic controller (v1 websockets, recent logs)"),
@@ -101,6 +110,8 @@ def command(
             gateway=gateway, tc=tc, cache=cache, gateway_port=gateway_port, tc_port=tc_port,
             cache_port=cache_port, cache_grpc_port=cache_grpc_port, tokens_file=tokens_file,
         )
+        if free_metrics_ports:
+            config = replace(config, **{f"{role}_metrics_port": 0 for role in METRICS_ROLES})
         stack = Stack(config)
         for line in _check_ports(stack):
             note(line)

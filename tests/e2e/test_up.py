@@ -94,8 +94,8 @@ def _start(procs: list, args: list[str], env: dict[str, str], tmp_path: Path, na
     return proc, Lines(proc)
 
 
-ANY_PORT = [flag for name in ("agent", "udp", "router", "rlp", "gateway", "tc", "cache")
-            for flag in (f"--{name}-port", "0")]
+ANY_PORT = [*(flag for name in ("agent", "udp", "router", "rlp", "gateway", "tc", "cache")
+              for flag in (f"--{name}-port", "0")), "--free-metrics-ports"]
 
 
 def _port_of(address: str) -> int:
@@ -114,6 +114,8 @@ def test_up_then_tail_shows_what_emit_sends_and_ctrl_c_stops_everything(
                         ("tc_addr", "ws://"), ("cache_addr", "http://")):
         assert re.fullmatch(rf"{scheme}127\.0\.0\.1:[1-9][0-9]*", state[key]), (key, state[key])
     assert [_port_of(a) > 0 for a in state["router_addrs"]] == [True]
+    metrics_ports = {_port_of(c["metrics_url"].split("/metrics")[0]) for c in state["components"]}
+    assert len(metrics_ports) == 6 and not metrics_ports & {14824, 14825, 14826, 14827, 14828, 6060}
     pids = [c["pid"] for c in state["components"]]
     assert all(pid_alive(p) for p in pids)
     state_dir = Path(env["LGR_STATE_DIR"])
