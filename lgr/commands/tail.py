@@ -238,8 +238,8 @@ def _header(sources: list[str]) -> None:
     the user is the local one, where cf tail names the logged-in CF user)."""
     import getpass
 
-    what = ", ".join(sources) if sources else "the firehose"
-    sys.stdout.write(f"Retrieving logs for source {what} as {getpass.getuser()}...\n\n")
+    what = f"source {', '.join(sources)}" if sources else "every source"
+    sys.stdout.write(f"Retrieving logs for {what} as {getpass.getuser()}...\n\n")
     sys.stdout.flush()
 
 
