@@ -208,6 +208,9 @@ def test_on_a_terminal_prints_cf_tails_header_unless_no_headers(pki, tmp_path, r
     code, out, err = run_on_a_terminal("tail", "app", "-f", "--count", "1", "--no-headers", env=env)
     assert code == 0, err
     assert b"Retrieving" not in out and b"OUT hello" in out
+    code, out, err = run_on_a_terminal("tail", "--count", "1", env=env)
+    assert code == 0, err
+    assert out.startswith(f"Retrieving logs for every source as {getpass.getuser()}...\r\n\r\n".encode())
     piped = run_lgr("tail", "app", "-f", "--count", "1", env=env)  # exact lines when piped
     assert piped.returncode == 0 and not piped.stdout.startswith(b"Retrieving")
 
